@@ -1,0 +1,227 @@
+"""Schema analyzer: every Kubernetes resource against the schema of its apiVersion and kind.
+
+Each error becomes a finding at the line of the failing field (for an unknown field, the line of
+that key), with the field path in the message. Documents that are not resources (no apiVersion
+and no kind, or files that are not manifests) are not schema errors.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.config import MissingSchema, SchemaConfig
+from bot.core.document import Document, FieldPath, LoadedFile, format_path
+from bot.core.filekind import FileKind
+from bot.core.finding import Category, Finding, Severity, Source
+from bot.engines.schema_store import SchemaEntry, SchemaFetchError
+from bot.engines.schema_validator import SchemaError
+
+_SOURCE = Source(engine="schema")
+_MISSING_SEVERITY = {MissingSchema.WARN: Severity.WARNING, MissingSchema.ERROR: Severity.ERROR}
+
+
+class SchemaSource(Protocol):
+    def lookup(self, api_version: str, kind: str) -> SchemaEntry | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaContext:
+    sources: Sequence[SchemaSource]  # tried in order
+    config: SchemaConfig
+    kubernetes_version: str
+
+
+def analyze(files: Iterable[LoadedFile], ctx: SchemaContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for loaded in files:
+        if loaded.kind is not FileKind.MANIFEST:
+            continue
+        for doc in loaded.documents:
+            findings.extend(check_document(doc, ctx))
+    return findings
+
+
+def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
+    if not doc.looks_like_resource:
+        return []  # arbitrary YAML (values, tool configs...) is not a resource
+    missing = _missing_identity(doc)
+    if missing:
+        return [missing]
+    api_version, kind = doc.api_version, doc.kind
+    assert api_version is not None and kind is not None
+    if _skipped(api_version, kind, ctx.config.skip_kinds):
+        return []
+    try:
+        entry = _lookup(api_version, kind, ctx.sources)
+    except SchemaFetchError as exc:
+        return [
+            _finding(
+                doc,
+                "schema/location-error",
+                Severity.ERROR,
+                f"Could not fetch the schema for {api_version} {kind}: {exc}",
+                (),
+            )
+        ]
+    if entry is None:
+        severity = _MISSING_SEVERITY.get(ctx.config.missing)
+        if severity is None:
+            return []
+        return [
+            _finding(
+                doc,
+                "schema/missing-schema",
+                severity,
+                f"No schema for {api_version} {kind} (Kubernetes {ctx.kubernetes_version}, "
+                "CRDs in the tree and configured schema locations); it was not validated.",
+                (),
+            )
+        ]
+    return [_error_finding(doc, error, entry) for error in _relevant(entry.validator.errors(doc.data))]
+
+
+def _lookup(api_version: str, kind: str, sources: Sequence[SchemaSource]) -> SchemaEntry | None:
+    for source in sources:
+        entry = source.lookup(api_version, kind)
+        if entry is not None:
+            return entry
+    return None
+
+
+def _skipped(api_version: str, kind: str, patterns: Sequence[str]) -> bool:
+    qualified = f"{api_version}/{kind}"
+    return any(fnmatch.fnmatchcase(kind, p) or fnmatch.fnmatchcase(qualified, p) for p in patterns)
+
+
+def _missing_identity(doc: Document) -> Finding | None:
+    data = doc.data
+    for key, rule in (("apiVersion", "schema/missing-api-version"), ("kind", "schema/missing-kind")):
+        value = data.get(key)
+        if value is None:
+            return _finding(
+                doc,
+                rule,
+                Severity.ERROR,
+                f'Resource has no "{key}"; Kubernetes cannot identify it.',
+                (),
+            )
+        if not isinstance(value, str):
+            return _finding(
+                doc,
+                rule,
+                Severity.ERROR,
+                f'"{key}" must be a string, got {type(value).__name__}.',
+                (key,),
+            )
+    return None
+
+
+def _relevant(errors: Iterable[SchemaError]) -> Iterable[SchemaError]:
+    for error in errors:
+        # int-or-string fields whose two alternatives both admit null: null is "absent" to
+        # Kubernetes, not an error.
+        if error.kind == "oneOfMultiple":
+            continue
+        yield error
+
+
+def _error_finding(doc: Document, error: SchemaError, entry: SchemaEntry) -> Finding:
+    path: FieldPath = error.path
+    where = format_path(path)
+    if error.kind == "additionalProperties" and error.unexpected:
+        key = error.unexpected[0]
+        more = f" (and {', '.join(error.unexpected[1:])})" if len(error.unexpected) > 1 else ""
+        return _finding(
+            doc,
+            "schema/unknown-field",
+            Severity.ERROR,
+            f'{format_path((*path, key))}: unknown field "{key}"{more} '
+            f"(strict schema validation, {entry.origin}).",
+            (*path, key),
+            key=True,
+        )
+    if error.kind == "type":
+        wanted = " or ".join(t for t in error.expected_types if t != "null") or "another type"
+        return _finding(
+            doc,
+            "schema/wrong-type",
+            Severity.ERROR,
+            f"{where}: expected {wanted}, got {_type_name(_value_at(doc.data, path))} "
+            f"{_preview(_value_at(doc.data, path))}.",
+            path,
+        )
+    if error.kind == "required":
+        return _finding(
+            doc, "schema/missing-field", Severity.ERROR, f"{where}: {error.message}.", path
+        )
+    if error.kind == "oneOf" and any("Quantity" in str(p) for p in error.schema_path):
+        value = _value_at(doc.data, path)
+        return _finding(
+            doc,
+            "schema/invalid-value",
+            Severity.ERROR,
+            f"{where}: {_preview(value)} is not a Kubernetes quantity (e.g. 500m, 1.5, 128Mi, 2G).",
+            path,
+        )
+    rule = "schema/invalid-value" if error.kind in ("enum", "const", "pattern", "format") else "schema/invalid"
+    return _finding(doc, rule, Severity.ERROR, f"{where}: {error.message}.", path)
+
+
+def _value_at(data: Any, path: FieldPath) -> Any:
+    for elem in path:
+        try:
+            data = data[elem]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _preview(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return ""
+    text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _finding(
+    doc: Document,
+    rule: str,
+    severity: Severity,
+    message: str,
+    path: FieldPath,
+    *,
+    key: bool = False,
+) -> Finding:
+    pos = doc.locate(path, key=key)
+    return Finding(
+        rule_id=rule,
+        category=Category.SCHEMA,
+        severity=severity,
+        message=message,
+        path=doc.path,
+        line=pos.line,
+        column=pos.column,
+        end_line=pos.end_line,
+        resource=doc.resource_ref(),
+        source=_SOURCE,
+        locator=format_path((*doc.base_path, *path)),
+    )

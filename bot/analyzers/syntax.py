@@ -1,0 +1,141 @@
+"""Syntax analyzer: YAML style rules through yamllint, used as a library.
+
+Parse errors and duplicate keys are reported by the document loader (with the exact line and
+as errors), so yamllint's own syntax check and ``key-duplicates`` rule stay off here to avoid
+saying the same thing twice. Our defaults are a small set that matters for Kubernetes YAML:
+``truthy`` (``yes``/``on`` become booleans in YAML 1.1, which Kubernetes uses), indentation,
+trailing spaces and the final newline.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from yamllint import linter
+from yamllint.config import YamlLintConfig, YamlLintConfigError
+
+from bot.core.document import LoadedFile
+from bot.core.filekind import FileKind
+from bot.core.finding import Category, Finding, Severity, Source
+
+_SOURCE = Source(engine="yamllint")
+
+DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    "truthy": {"severity": "warning", "allowed-values": ["true", "false"], "check-keys": False},
+    "indentation": {"severity": "notice", "spaces": "consistent", "indent-sequences": "whatever"},
+    "trailing-spaces": {"severity": "notice"},
+    "new-line-at-end-of-file": {"severity": "notice"},
+}
+# Reported by the document loader instead (see the module docstring).
+_RESERVED = {"key-duplicates"}
+
+
+@dataclass(frozen=True, slots=True)
+class SyntaxRules:
+    conf: YamlLintConfig | None
+    severities: Mapping[str, Severity]
+
+
+def build_rules(overrides: Mapping[str, Mapping[str, Any]]) -> tuple[SyntaxRules, list[str]]:
+    """yamllint configuration from our defaults and the config's ``syntax.rules``.
+
+    Returns the rules and the problems found in the overrides (unknown rules, bad options).
+    """
+    merged = copy.deepcopy(DEFAULT_RULES)
+    problems: list[str] = []
+    for name, options in overrides.items():
+        if name in _RESERVED:
+            problems.append(
+                f'yamllint rule "{name}" is always on: duplicate keys are reported as '
+                "syntax/duplicate-key errors."
+            )
+            continue
+        base = merged.get(name, {"severity": "warning"})
+        merged[name] = {**base, **options}
+    severities: dict[str, Severity] = {}
+    rules: dict[str, Any] = {}
+    for name, options in merged.items():
+        severity = options.get("severity", "warning")
+        if severity == "off":
+            rules[name] = "disable"
+            continue
+        severities[name] = Severity(severity)
+        rules[name] = {k: v for k, v in options.items() if k != "severity"} | {"level": "warning"}
+    rules.setdefault("key-duplicates", "disable")
+    try:
+        conf = YamlLintConfig(content=_dump({"rules": rules}))
+    except YamlLintConfigError as exc:
+        problems.append(f"invalid yamllint settings: {exc}")
+        conf = YamlLintConfig(content=_dump({"rules": _defaults_only()}))
+        severities = {n: Severity(o["severity"]) for n, o in DEFAULT_RULES.items()}
+    return SyntaxRules(conf, severities), problems
+
+
+def _defaults_only() -> dict[str, Any]:
+    return {
+        name: {k: v for k, v in opts.items() if k != "severity"} | {"level": "warning"}
+        for name, opts in DEFAULT_RULES.items()
+    } | {"key-duplicates": "disable"}
+
+
+def _dump(data: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(data)
+
+
+_LINTED = {
+    FileKind.MANIFEST,
+    FileKind.KUSTOMIZATION,
+    FileKind.HELM_VALUES,
+    FileKind.HELM_CHART,
+    FileKind.GATE_CONFIG,
+}
+
+
+def analyze(files: Iterable[LoadedFile], rules: SyntaxRules) -> list[Finding]:
+    findings: list[Finding] = []
+    for loaded in files:
+        if loaded.text is None or loaded.kind not in _LINTED:
+            continue
+        if loaded.path.lower().endswith(".json"):
+            continue  # JSON is YAML to the parser, but YAML style rules do not apply to it
+        findings.extend(lint(loaded.path, loaded.text, rules))
+    return findings
+
+
+def lint(path: str, text: str, rules: SyntaxRules) -> list[Finding]:
+    if rules.conf is None:
+        return []
+    out: list[Finding] = []
+    lines = text.splitlines()
+    for problem in linter.run(text, rules.conf, path):
+        if problem.rule is None:
+            continue  # a syntax error: the loader reports it with more context
+        severity = rules.severities.get(problem.rule, Severity.WARNING)
+        message = problem.desc
+        if message.endswith(f"({problem.rule})"):
+            message = message[: -len(problem.rule) - 2].rstrip()
+        out.append(
+            Finding(
+                rule_id=f"syntax/{problem.rule}",
+                category=Category.SYNTAX,
+                severity=severity,
+                message=message[:1].upper() + message[1:],
+                path=path,
+                line=problem.line,
+                column=problem.column,
+                end_line=problem.line,
+                source=Source(engine="yamllint", rule=problem.rule),
+                # The line's text, not its number, so the fingerprint survives edits above it.
+                locator=f"{problem.rule}:{_line_text(lines, problem.line)}",
+            )
+        )
+    return out
+
+
+def _line_text(lines: list[str], line: int) -> str:
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""

@@ -1,0 +1,341 @@
+"""The repository configuration file (``.github/gitops-gate.yml``) as frozen dataclasses.
+
+A bad key or value never stops the run: it becomes a ``config/...`` finding at its line in
+the config file and the default is used for that key. Keys that belong to analyzers not built
+yet are accepted with a notice saying they are ignored, so a config written for a later version
+does not fail today.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from bot.core.document import Document, FieldPath, format_path, load_text
+from bot.core.filekind import FileKind
+from bot.core.finding import Category, Finding, Severity, Source
+
+DEFAULT_CONFIG_PATH = ".github/gitops-gate.yml"
+_SOURCE = Source(engine="config")
+
+
+class MissingSchema(str, Enum):
+    SKIP = "skip"
+    WARN = "warn"
+    ERROR = "error"
+
+
+class FailOn(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+    NEVER = "never"
+
+    def fails(self, severity: Severity) -> bool:
+        if self is FailOn.NEVER:
+            return False
+        return severity.rank >= Severity(self.value).rank
+
+
+class SchemaEngine(str, Enum):
+    EMBEDDED = "embedded"
+    KUBECONFORM = "kubeconform"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaConfig:
+    strict: bool = True
+    missing: MissingSchema = MissingSchema.WARN
+    locations: tuple[str, ...] = ()
+    engine: SchemaEngine = SchemaEngine.EMBEDDED
+    skip_kinds: tuple[str, ...] = ()  # "Kind" or "apiVersion/Kind", as kubeconform -skip
+
+
+@dataclass(frozen=True, slots=True)
+class SyntaxConfig:
+    # yamllint rule name -> options; "severity" in the options is ours (error|warning|notice|off)
+    rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    name: str
+    paths: tuple[str, ...]
+    fail_on: FailOn | None = None
+    severity: tuple[tuple[str, str], ...] = ()  # (rule_id glob, severity or "off")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    kubernetes_version: str | None = None  # "1.37"; None = newest shipped
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    schema: SchemaConfig = SchemaConfig()
+    syntax: SyntaxConfig = SyntaxConfig()
+    severity: tuple[tuple[str, str], ...] = ()  # global (rule_id glob, severity or "off")
+    environments: tuple[Environment, ...] = ()
+    source_path: str | None = None
+
+
+_LATER_SECTIONS = ("policies", "secrets", "images", "render", "report", "commands")
+_SEVERITY_WORDS = ("error", "warning", "notice", "off")
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
+
+
+class _Reader:
+    """Walks the config data, recording a finding at the line of each bad key or value."""
+
+    def __init__(self, doc: Document | None, path: str) -> None:
+        self.doc = doc
+        self.path = path
+        self.findings: list[Finding] = []
+
+    def problem(
+        self,
+        where: FieldPath,
+        rule: str,
+        message: str,
+        *,
+        key: bool = False,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        pos = self.doc.locate(where, key=key) if self.doc else None
+        self.findings.append(
+            Finding(
+                rule_id=rule,
+                category=Category.CONFIG,
+                severity=severity,
+                message=message,
+                path=self.path,
+                line=pos.line if pos else None,
+                column=pos.column if pos else None,
+                end_line=pos.line if pos else None,
+                source=_SOURCE,
+                locator=format_path(where),
+            )
+        )
+
+    def mapping(
+        self, value: Any, where: FieldPath, known: tuple[str, ...]
+    ) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.invalid(where, value, "a mapping")
+            return {}
+        for key in value:
+            if key not in known:
+                self.problem(
+                    (*where, key),
+                    "config/unknown-key",
+                    f'Unknown key "{format_path((*where, key))}"; known keys here: '
+                    f"{', '.join(known)}.",
+                    key=True,
+                )
+        return value
+
+    def invalid(self, where: FieldPath, value: Any, expected: str) -> None:
+        self.problem(
+            where,
+            "config/invalid-value",
+            f"{format_path(where)}: expected {expected}, got {_show(value)}.",
+        )
+
+    def choice(self, value: Any, where: FieldPath, options: tuple[str, ...], default: str) -> str:
+        if value is None:
+            return default
+        if isinstance(value, str) and value in options:
+            return value
+        self.invalid(where, value, "one of " + ", ".join(options))
+        return default
+
+    def boolean(self, value: Any, where: FieldPath, default: bool) -> bool:
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        self.invalid(where, value, "true or false")
+        return default
+
+    def strings(self, value: Any, where: FieldPath) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        self.invalid(where, value, "a string or a list of strings")
+        return ()
+
+    def severity_map(self, value: Any, where: FieldPath) -> tuple[tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            self.invalid(where, value, "a mapping of rule id (glob) to severity")
+            return ()
+        for rule, sev in value.items():
+            if isinstance(sev, str) and sev in _SEVERITY_WORDS:
+                out.append((rule, sev))
+            else:
+                self.invalid((*where, rule), sev, "one of " + ", ".join(_SEVERITY_WORDS))
+        return tuple(out)
+
+
+def parse_config(
+    text: str | None,
+    path: str = DEFAULT_CONFIG_PATH,
+    *,
+    supported_versions: tuple[str, ...] = (),
+) -> tuple[Config, list[Finding]]:
+    """Config and the findings about it; no text means all defaults."""
+    if text is None:
+        return Config(), []
+    loaded = load_text(path, text, FileKind.GATE_CONFIG)
+    findings = [_as_config_finding(f) for f in loaded.findings]
+    doc = loaded.documents[0] if loaded.documents else None
+    reader = _Reader(doc, path)
+    if len(loaded.documents) > 1:
+        reader.problem((), "config/invalid-value", "Config file must hold one YAML document.")
+    data = doc.data if doc else None
+    top = reader.mapping(
+        data,
+        (),
+        (
+            "kubernetes_version",
+            "include",
+            "exclude",
+            "schema",
+            "syntax",
+            "severity",
+            "environments",
+            *_LATER_SECTIONS,
+        ),
+    )
+    for section in _LATER_SECTIONS:
+        if section in top:
+            reader.problem(
+                (section,),
+                "config/not-supported",
+                f'"{section}" is not supported by this version of gitops-gate yet; it is ignored.',
+                key=True,
+                severity=Severity.NOTICE,
+            )
+    config = Config(
+        kubernetes_version=_version(reader, top.get("kubernetes_version"), supported_versions),
+        include=reader.strings(top.get("include"), ("include",)),
+        exclude=reader.strings(top.get("exclude"), ("exclude",)),
+        schema=_schema(reader, top.get("schema")),
+        syntax=_syntax(reader, top.get("syntax")),
+        severity=reader.severity_map(top.get("severity"), ("severity",)),
+        environments=_environments(reader, top.get("environments")),
+        source_path=path,
+    )
+    return config, findings + reader.findings
+
+
+def _as_config_finding(finding: Finding) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, category=Category.CONFIG, rule_id="config/" + finding.rule_id)
+
+
+def _version(reader: _Reader, value: Any, supported: tuple[str, ...]) -> str | None:
+    if value is None:
+        return None
+    text = str(value) if isinstance(value, (str, int, float)) else None
+    match = _VERSION.match(text or "")
+    if not match:
+        reader.invalid(("kubernetes_version",), value, 'a version such as "1.31"')
+        return None
+    version = f"{match.group(1)}.{match.group(2)}"
+    if supported and version not in supported:
+        reader.problem(
+            ("kubernetes_version",),
+            "config/invalid-value",
+            f"Kubernetes {version} has no bundled schemas; available: {', '.join(supported)}.",
+        )
+        return None
+    return version
+
+
+def _schema(reader: _Reader, value: Any) -> SchemaConfig:
+    where: FieldPath = ("schema",)
+    data = reader.mapping(value, where, ("strict", "missing", "locations", "engine", "skip"))
+    return SchemaConfig(
+        strict=reader.boolean(data.get("strict"), (*where, "strict"), True),
+        missing=MissingSchema(
+            reader.choice(data.get("missing"), (*where, "missing"), ("skip", "warn", "error"), "warn")
+        ),
+        locations=reader.strings(data.get("locations"), (*where, "locations")),
+        engine=SchemaEngine(
+            reader.choice(
+                data.get("engine"), (*where, "engine"), ("embedded", "kubeconform"), "embedded"
+            )
+        ),
+        skip_kinds=reader.strings(data.get("skip"), (*where, "skip")),
+    )
+
+
+def _syntax(reader: _Reader, value: Any) -> SyntaxConfig:
+    where: FieldPath = ("syntax",)
+    data = reader.mapping(value, where, ("rules",))
+    rules_value = data.get("rules")
+    rules: dict[str, Mapping[str, Any]] = {}
+    if rules_value is not None and not isinstance(rules_value, dict):
+        reader.invalid((*where, "rules"), rules_value, "a mapping of yamllint rule to options")
+    elif isinstance(rules_value, dict):
+        for name, options in rules_value.items():
+            rule_where = (*where, "rules", name)
+            if isinstance(options, str) and options in _SEVERITY_WORDS:
+                rules[name] = {"severity": options}
+            elif isinstance(options, dict):
+                sev = options.get("severity")
+                if sev is not None and sev not in _SEVERITY_WORDS:
+                    reader.invalid((*rule_where, "severity"), sev, "one of error, warning, notice, off")
+                    options = {k: v for k, v in options.items() if k != "severity"}
+                rules[name] = options
+            else:
+                reader.invalid(rule_where, options, "a severity or a mapping of rule options")
+    return SyntaxConfig(rules=rules)
+
+
+def _environments(reader: _Reader, value: Any) -> tuple[Environment, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        reader.invalid(("environments",), value, "a mapping of environment name to settings")
+        return ()
+    out: list[Environment] = []
+    for name, settings in value.items():
+        where: FieldPath = ("environments", name)
+        data = reader.mapping(settings, where, ("paths", "fail_on", "severity"))
+        paths = reader.strings(data.get("paths"), (*where, "paths"))
+        if not paths:
+            reader.problem(where, "config/invalid-value", f'Environment "{name}" needs "paths".', key=True)
+            continue
+        fail_on = data.get("fail_on")
+        out.append(
+            Environment(
+                name=str(name),
+                paths=paths,
+                fail_on=FailOn(
+                    reader.choice(fail_on, (*where, "fail_on"), tuple(f.value for f in FailOn), "error")
+                )
+                if fail_on is not None
+                else None,
+                severity=reader.severity_map(data.get("severity"), (*where, "severity")),
+            )
+        )
+    return tuple(out)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+ConfigParser = Callable[[str | None, str], tuple[Config, list[Finding]]]

@@ -1,0 +1,1 @@
+"""The sans-I/O core: documents, findings, change sets and the pipeline."""

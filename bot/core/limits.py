@@ -1,0 +1,19 @@
+"""Bounds on what one input may cost, so hostile files cannot exhaust the process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_documents: int = 10_000
+    # Expanded node count per document: guards against alias bombs ("billion laughs").
+    max_nodes_per_document: int = 200_000
+    # libyaml itself refuses nesting deeper than 1,000; our own walk stops earlier.
+    max_depth: int = 256
+    binary_sniff_bytes: int = 8192
+
+
+DEFAULT_LIMITS = Limits()

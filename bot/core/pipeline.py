@@ -1,0 +1,289 @@
+"""The pipeline every entry point runs: ChangeSet + Config -> Report.
+
+1. select and load documents (positions, multi-doc, List, duplicate keys, limits)
+2. analyzers: syntax, schema (one failing analyzer becomes one internal finding; the run goes on)
+3. severity overrides (global, then per environment), ``--only`` and diff filtering
+4. the conclusion, from the fail threshold that applies to each finding's path
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from wcmatch import glob as wcglob
+
+from bot import __version__
+from bot.analyzers import schema as schema_analyzer
+from bot.analyzers import syntax as syntax_analyzer
+from bot.analyzers.crd import TreeCrdSchemas
+from bot.config import Config, FailOn, SchemaEngine
+from bot.core.changeset import ChangedFile, ChangeSet
+from bot.core.document import Document, LoadedFile, load_file
+from bot.core.filekind import FileKind, chart_roots, classify, is_candidate
+from bot.core.finding import Category, Finding, Severity, Source
+from bot.core.limits import DEFAULT_LIMITS, Limits
+
+_GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.DOTGLOB | wcglob.BRACE
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    only: frozenset[Category] | None = None
+    fail_on: FailOn = FailOn.ERROR
+    kubernetes_version: str | None = None  # overrides the config's
+    schema_engine: SchemaEngine | None = None  # overrides the config's
+    limits: Limits = DEFAULT_LIMITS
+
+
+class SchemaBackend:
+    """Validates manifests against schemas; the kubeconform engine implements this too."""
+
+    def analyze(
+        self, files: Sequence[LoadedFile], ctx: schema_analyzer.SchemaContext
+    ) -> list[Finding]:
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class Engines:
+    """I/O capabilities the caller provides; the core never opens sockets or processes."""
+
+    # The Kubernetes built-in kinds for (version, strict), and the newest version shipped.
+    builtin_schemas: Callable[[str, bool], schema_analyzer.SchemaSource | None] = (
+        lambda _version, _strict: None
+    )
+    default_kubernetes_version: str = "1.37"
+    # Extra schema sources from the config's locations (folders, files, URL templates).
+    schema_locations: Callable[[Config, str, bool], Sequence[schema_analyzer.SchemaSource]] = (
+        lambda _config, _version, _strict: ()
+    )
+    kubeconform: SchemaBackend | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    findings: tuple[Finding, ...]
+    blocking: tuple[bool, ...]  # parallel to findings: does it fail the run?
+    files: int
+    documents: int
+    tool_version: str = __version__
+
+    @property
+    def conclusion(self) -> str:
+        return "failure" if any(self.blocking) else "success"
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    def has_config_errors(self) -> bool:
+        return any(
+            f.category is Category.CONFIG and f.severity is Severity.ERROR for f in self.findings
+        )
+
+
+@dataclass(slots=True)
+class _Run:
+    changeset: ChangeSet
+    config: Config
+    options: Options
+    engines: Engines
+    findings: list[Finding] = field(default_factory=list)
+
+
+def run(
+    changeset: ChangeSet,
+    config: Config,
+    options: Options = Options(),
+    engines: Engines | None = None,
+    config_findings: Sequence[Finding] = (),
+) -> Report:
+    state = _Run(changeset, config, options, engines or Engines(), list(config_findings))
+    selected = select_files(changeset.files, config)
+    charts = chart_roots(changeset.tree_paths | {f.path for f in changeset.files})
+    loaded = [
+        load_file(f.path, f.content, classify(f.path, charts), options.limits)
+        for f in selected
+        if f.content is not None
+    ]
+    for item in loaded:
+        state.findings.extend(item.findings)
+    _guarded(state, "syntax", lambda: _syntax(state, loaded))
+    _guarded(state, "schema", lambda: _schema(state, loaded))
+    findings = _post_process(state, {f.path: f for f in selected})
+    blocking = tuple(_fails(f, config, options.fail_on) for f in findings)
+    return Report(
+        findings=tuple(findings),
+        blocking=blocking,
+        files=len(loaded),
+        documents=sum(len(item.documents) for item in loaded),
+    )
+
+
+def select_files(files: Iterable[ChangedFile], config: Config) -> list[ChangedFile]:
+    out = []
+    for changed in files:
+        path = changed.path
+        if not is_candidate(path):
+            continue
+        if config.include and not wcglob.globmatch(path, list(config.include), flags=_GLOB_FLAGS):
+            continue
+        if config.exclude and wcglob.globmatch(path, list(config.exclude), flags=_GLOB_FLAGS):
+            continue
+        out.append(changed)
+    return out
+
+
+def _guarded(state: _Run, name: str, step: Callable[[], list[Finding]]) -> None:
+    try:
+        state.findings.extend(step())
+    except Exception as exc:  # one analyzer failing must not stop the others
+        state.findings.append(
+            Finding(
+                rule_id="internal/analyzer-error",
+                category=Category.INTERNAL,
+                severity=Severity.ERROR,
+                message=f"The {name} analyzer failed: {type(exc).__name__}: {exc}",
+                path="",
+                source=Source(engine=name),
+                locator=name,
+            )
+        )
+
+
+def _wanted(state: _Run, category: Category) -> bool:
+    return state.options.only is None or category in state.options.only
+
+
+def _syntax(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
+    if not _wanted(state, Category.SYNTAX):
+        return []
+    rules, problems = syntax_analyzer.build_rules(state.config.syntax.rules)
+    out = [_config_problem(state.config, ("syntax", "rules"), p) for p in problems]
+    return out + syntax_analyzer.analyze(loaded, rules)
+
+
+def _schema(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
+    if not _wanted(state, Category.SCHEMA):
+        return []
+    config = state.config
+    version = (
+        state.options.kubernetes_version
+        or config.kubernetes_version
+        or state.engines.default_kubernetes_version
+    )
+    strict = config.schema.strict
+    manifests = [item for item in loaded if item.kind is FileKind.MANIFEST]
+    documents = [doc for item in manifests for doc in item.documents]
+    builtin = state.engines.builtin_schemas(version, strict)
+    sources: list[schema_analyzer.SchemaSource] = [
+        *([builtin] if builtin is not None else []),
+        TreeCrdSchemas(documents, strict=strict),
+        _ContextCrds(state.changeset, {item.path for item in loaded}, strict, state.options.limits),
+        *state.engines.schema_locations(config, version, strict),
+    ]
+    ctx = schema_analyzer.SchemaContext(sources, config.schema, version)
+    engine = state.options.schema_engine or config.schema.engine
+    if engine is SchemaEngine.KUBECONFORM:
+        if state.engines.kubeconform is None:
+            return [
+                _config_problem(
+                    config,
+                    ("schema", "engine"),
+                    "schema.engine is kubeconform but no kubeconform binary was found on PATH; "
+                    "install it or use the embedded engine.",
+                )
+            ]
+        return state.engines.kubeconform.analyze(manifests, ctx)
+    return schema_analyzer.analyze(manifests, ctx)
+
+
+class _ContextCrds:
+    """CRDs from files of the tree that are not being checked (``--base`` or a pull request),
+    loaded only when some kind has no other schema."""
+
+    def __init__(self, changeset: ChangeSet, checked: set[str], strict: bool, limits: Limits) -> None:
+        self._changeset = changeset
+        self._checked = checked
+        self._strict = strict
+        self._limits = limits
+        self._crds: TreeCrdSchemas | None = None
+
+    def lookup(self, api_version: str, kind: str) -> schema_analyzer.SchemaEntry | None:
+        if self._crds is None:
+            self._crds = TreeCrdSchemas(self._load(), strict=self._strict)
+        return self._crds.lookup(api_version, kind)
+
+    def _load(self) -> list[Document]:
+        docs = []
+        for path in sorted(self._changeset.tree_paths - self._checked):
+            if not is_candidate(path):
+                continue
+            content = self._changeset.read_context(path)
+            if content is None or b"CustomResourceDefinition" not in content:
+                continue
+            docs.extend(load_file(path, content, FileKind.MANIFEST, self._limits).documents)
+        return docs
+
+
+def _config_problem(config: Config, where: tuple[str, ...], message: str) -> Finding:
+    return Finding(
+        rule_id="config/invalid-value",
+        category=Category.CONFIG,
+        severity=Severity.ERROR,
+        message=message,
+        path=config.source_path or "",
+        source=Source(engine="config"),
+        locator=".".join(where),
+    )
+
+
+def _post_process(state: _Run, selected: dict[str, ChangedFile]) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[tuple[str, str, int | None, int | None, str]] = set()
+    for finding in state.findings:
+        if state.options.only is not None and finding.category not in state.options.only:
+            continue
+        adjusted = _override(finding, state.config)
+        if adjusted is None or not _in_diff(adjusted, selected.get(adjusted.path)):
+            continue
+        key = (adjusted.rule_id, adjusted.path, adjusted.line, adjusted.column, adjusted.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(adjusted)
+    out.sort(key=Finding.sort_key)
+    return out
+
+
+def _override(finding: Finding, config: Config) -> Finding | None:
+    """Apply ``severity`` overrides: global first, then the environments the path is in."""
+    rules = list(config.severity)
+    for env in config.environments:
+        if finding.path and wcglob.globmatch(finding.path, list(env.paths), flags=_GLOB_FLAGS):
+            rules.extend(env.severity)
+    result: Finding | None = finding
+    for pattern, severity in rules:
+        if fnmatch.fnmatchcase(finding.rule_id, pattern):
+            result = None if severity == "off" else replace(finding, severity=Severity(severity))
+    return result
+
+
+def _in_diff(finding: Finding, changed: ChangedFile | None) -> bool:
+    """With a diff, style notes (line-level rules) count only on added lines."""
+    if changed is None or changed.added_lines is None or finding.line is None:
+        return True
+    if finding.source.engine != "yamllint":
+        return True
+    return finding.line in changed.added_lines
+
+
+def _fails(finding: Finding, config: Config, default: FailOn) -> bool:
+    threshold = default
+    for env in config.environments:
+        if env.fail_on is not None and finding.path and wcglob.globmatch(
+            finding.path, list(env.paths), flags=_GLOB_FLAGS
+        ):
+            threshold = env.fail_on
+    return threshold.fails(finding.severity)

@@ -1,0 +1,65 @@
+"""Git, read-only, for ``check --base REF``: which files changed since the merge base."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import UsageError
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    path: str  # relative to the repository root
+    status: str  # "A", "M", "D", "R"...
+    added_lines: frozenset[int] | None  # None: every line is new
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"git failed: {exc}") from exc
+    if done.returncode != 0:
+        raise UsageError(f"git {' '.join(args)}: {done.stderr.strip() or 'failed'}")
+    return done.stdout
+
+
+def repo_root(path: Path) -> Path:
+    return Path(_git(path, "rev-parse", "--show-toplevel").strip())
+
+
+def changes_since(root: Path, base: str) -> list[Change]:
+    """Files changed between the merge base of ``base`` and the working tree."""
+    merge_base = _git(root, "merge-base", base, "HEAD").strip()
+    out: list[Change] = []
+    names = _git(root, "diff", "--name-status", "-z", "--no-renames", merge_base).split("\0")
+    pairs = [(names[i], names[i + 1]) for i in range(0, len(names) - 1, 2)]
+    for status, path in pairs:
+        added: frozenset[int] | None = frozenset()
+        if status != "D":
+            added = _added_lines(_git(root, "diff", "--unified=0", merge_base, "--", path))
+        out.append(Change(path=path, status=status, added_lines=added))
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
+    for path in filter(None, untracked):
+        out.append(Change(path=path, status="A", added_lines=None))
+    return out
+
+
+def _added_lines(diff: str) -> frozenset[int]:
+    lines: set[int] = set()
+    for match in _HUNK.finditer(diff):
+        start = int(match.group(1))
+        count = int(match.group(2)) if match.group(2) is not None else 1
+        lines.update(range(start, start + count))
+    return frozenset(lines)
