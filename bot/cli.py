@@ -10,15 +10,15 @@ from pathlib import Path
 
 import click
 
-from bot import __version__
+from bot import __version__, workspace
 from bot.config import FailOn, SchemaEngine, parse_config
 from bot.core.finding import Category
 from bot.core.pipeline import Options, Report, run
 from bot.engines.local import local_engines
 from bot.engines.schema_store import shipped_versions
 from bot.errors import BotError
-from bot.reporters import github_actions, json as json_reporter, sarif, text
-from bot import workspace
+from bot.reporters import github_actions, sarif, text
+from bot.reporters import json as json_reporter
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json", "sarif", "github")
@@ -47,15 +47,21 @@ def _categories(value: str | None) -> frozenset[Category] | None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--base", metavar="REF", help="Check only files changed since the merge base with REF.")
+@click.option(
+    "--base", metavar="REF", help="Check only files changed since the merge base with REF."
+)
 @click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Config file (default: .github/gitops-gate.yml under the checked root).",
 )
-@click.option("--policy", "policies", multiple=True, metavar="PATH", help="Policy path (not supported yet).")
-@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes version whose schemas to use.")
+@click.option(
+    "--policy", "policies", multiple=True, metavar="PATH", help="Policy path (not supported yet)."
+)
+@click.option(
+    "--kubernetes-version", metavar="X.Y", help="Kubernetes version whose schemas to use."
+)
 @click.option(
     "--schema-engine",
     type=click.Choice([e.value for e in SchemaEngine]),
@@ -63,7 +69,9 @@ def _categories(value: str | None) -> frozenset[Category] | None:
 )
 @click.option("--only", metavar="CATEGORY,...", help="Report only these categories.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@click.option(
+    "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here."
+)
 @click.option(
     "--fail-on",
     type=click.Choice([f.value for f in FailOn if f is not FailOn.NOTICE]),
@@ -87,7 +95,9 @@ def check(
     try:
         categories = _categories(only)
         if policies:
-            raise BotError("--policy: Rego and Kyverno policies are not supported by this version yet")
+            raise BotError(
+                "--policy: Rego and Kyverno policies are not supported by this version yet"
+            )
         version = _version(kubernetes_version)
         root = workspace.find_root(list(paths))
         changeset = (

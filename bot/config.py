@@ -9,9 +9,9 @@ does not fail today.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from bot.core.document import Document, FieldPath, format_path, load_text
@@ -22,13 +22,13 @@ DEFAULT_CONFIG_PATH = ".github/gitops-gate.yml"
 _SOURCE = Source(engine="config")
 
 
-class MissingSchema(str, Enum):
+class MissingSchema(StrEnum):
     SKIP = "skip"
     WARN = "warn"
     ERROR = "error"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTICE = "notice"
@@ -40,7 +40,7 @@ class FailOn(str, Enum):
         return severity.rank >= Severity(self.value).rank
 
 
-class SchemaEngine(str, Enum):
+class SchemaEngine(StrEnum):
     EMBEDDED = "embedded"
     KUBECONFORM = "kubeconform"
 
@@ -118,9 +118,7 @@ class _Reader:
             )
         )
 
-    def mapping(
-        self, value: Any, where: FieldPath, known: tuple[str, ...]
-    ) -> dict[str, Any]:
+    def mapping(self, value: Any, where: FieldPath, known: tuple[str, ...]) -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
@@ -178,6 +176,7 @@ class _Reader:
             self.invalid(where, value, "a mapping of rule id (glob) to severity")
             return ()
         for rule, sev in value.items():
+            sev = _off(sev)
             if isinstance(sev, str) and sev in _SEVERITY_WORDS:
                 out.append((rule, sev))
             else:
@@ -268,7 +267,9 @@ def _schema(reader: _Reader, value: Any) -> SchemaConfig:
     return SchemaConfig(
         strict=reader.boolean(data.get("strict"), (*where, "strict"), True),
         missing=MissingSchema(
-            reader.choice(data.get("missing"), (*where, "missing"), ("skip", "warn", "error"), "warn")
+            reader.choice(
+                data.get("missing"), (*where, "missing"), ("skip", "warn", "error"), "warn"
+            )
         ),
         locations=reader.strings(data.get("locations"), (*where, "locations")),
         engine=SchemaEngine(
@@ -289,13 +290,16 @@ def _syntax(reader: _Reader, value: Any) -> SyntaxConfig:
         reader.invalid((*where, "rules"), rules_value, "a mapping of yamllint rule to options")
     elif isinstance(rules_value, dict):
         for name, options in rules_value.items():
+            options = _off(options)
             rule_where = (*where, "rules", name)
             if isinstance(options, str) and options in _SEVERITY_WORDS:
                 rules[name] = {"severity": options}
             elif isinstance(options, dict):
                 sev = options.get("severity")
                 if sev is not None and sev not in _SEVERITY_WORDS:
-                    reader.invalid((*rule_where, "severity"), sev, "one of error, warning, notice, off")
+                    reader.invalid(
+                        (*rule_where, "severity"), sev, "one of error, warning, notice, off"
+                    )
                     options = {k: v for k, v in options.items() if k != "severity"}
                 rules[name] = options
             else:
@@ -315,7 +319,9 @@ def _environments(reader: _Reader, value: Any) -> tuple[Environment, ...]:
         data = reader.mapping(settings, where, ("paths", "fail_on", "severity"))
         paths = reader.strings(data.get("paths"), (*where, "paths"))
         if not paths:
-            reader.problem(where, "config/invalid-value", f'Environment "{name}" needs "paths".', key=True)
+            reader.problem(
+                where, "config/invalid-value", f'Environment "{name}" needs "paths".', key=True
+            )
             continue
         fail_on = data.get("fail_on")
         out.append(
@@ -323,7 +329,9 @@ def _environments(reader: _Reader, value: Any) -> tuple[Environment, ...]:
                 name=str(name),
                 paths=paths,
                 fail_on=FailOn(
-                    reader.choice(fail_on, (*where, "fail_on"), tuple(f.value for f in FailOn), "error")
+                    reader.choice(
+                        fail_on, (*where, "fail_on"), tuple(f.value for f in FailOn), "error"
+                    )
                 )
                 if fail_on is not None
                 else None,
@@ -333,9 +341,11 @@ def _environments(reader: _Reader, value: Any) -> tuple[Environment, ...]:
     return tuple(out)
 
 
+def _off(value: Any) -> Any:
+    # An unquoted `off` is a YAML 1.1 boolean; in a severity position it can only mean "off".
+    return "off" if value is False else value
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-ConfigParser = Callable[[str | None, str], tuple[Config, list[Finding]]]

@@ -102,11 +102,35 @@ def from_base(root: Path, base: str, config_file: Path | None) -> ChangeSet:
         content = None if status is FileStatus.REMOVED else _reader(root)(rel)
         files.append(ChangedFile(rel, content, status, change.added_lines))
     tree = frozenset(relative(root, p) for p in walk(root, [root]))
-    config_text, config_path = read_config(root, config_file)
+    if config_file is not None:
+        config_text, config_path = read_config(root, config_file)
+        proposed = None
+    else:
+        config_text, config_path, proposed = _base_config(repo, prefix, base, files)
     return ChangeSet(
         files=tuple(files),
         tree_paths=tree,
         read_context=_reader(root),
         config_text=config_text,
         config_path=config_path,
+        proposed_config_text=proposed,
     )
+
+
+def _base_config(
+    repo: Path, prefix: str, base: str, files: Sequence[ChangedFile]
+) -> tuple[str | None, str, str | None]:
+    """The config at the merge base (what the App would use) and, if the change edits it, the
+    proposed version."""
+    start = git.merge_base(repo, base)
+    for name in CONFIG_PATHS:
+        text = git.show(repo, start, prefix + name)
+        changed = next((f for f in files if f.path == name), None)
+        proposed = (
+            changed.content.decode("utf-8", "replace")
+            if changed is not None and changed.content is not None
+            else None
+        )
+        if text is not None or proposed is not None:
+            return text, name, proposed
+    return None, DEFAULT_CONFIG_PATH, None

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class FileStatus(str, Enum):
+class FileStatus(StrEnum):
     ADDED = "added"
     MODIFIED = "modified"
     REMOVED = "removed"
@@ -34,5 +34,9 @@ class ChangeSet:
     tree_paths: frozenset[str] = frozenset()
     # Reads a path of the tree that is not being checked (CRDs for custom resources).
     read_context: Callable[[str], bytes | None] = field(default=lambda _path: None)
+    # The config in force: on a pull request (and with --base) the BASE branch's, so a change
+    # cannot relax its own gate.
     config_text: str | None = None
     config_path: str | None = None
+    # The config as the change proposes it, when the change edits it: validated, not used.
+    proposed_config_text: str | None = None

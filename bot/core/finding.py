@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTICE = "notice"
@@ -25,7 +25,7 @@ class Severity(str, Enum):
 _RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.NOTICE: 1}
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     SYNTAX = "syntax"
     SCHEMA = "schema"
     POLICY = "policy"

@@ -11,18 +11,23 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from wcmatch import glob as wcglob
+
+if TYPE_CHECKING:
+    from bot.engines.schema_store import SchemaEntry
 
 from bot import __version__
 from bot.analyzers import schema as schema_analyzer
 from bot.analyzers import syntax as syntax_analyzer
 from bot.analyzers.crd import TreeCrdSchemas
-from bot.config import Config, FailOn, SchemaEngine
+from bot.config import DEFAULT_CONFIG_PATH, Config, FailOn, SchemaEngine, parse_config
 from bot.core.changeset import ChangedFile, ChangeSet
 from bot.core.document import Document, LoadedFile, load_file
 from bot.core.filekind import FileKind, chart_roots, classify, is_candidate
 from bot.core.finding import Category, Finding, Severity, Source
+from bot.core.kustomize import patch_paths
 from bot.core.limits import DEFAULT_LIMITS, Limits
 
 _GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.DOTGLOB | wcglob.BRACE
@@ -100,6 +105,14 @@ def run(
     config_findings: Sequence[Finding] = (),
 ) -> Report:
     state = _Run(changeset, config, options, engines or Engines(), list(config_findings))
+    if changeset.proposed_config_text is not None:
+        # The change edits the config: it does not apply to this run, but its mistakes are
+        # reported now rather than after the merge.
+        state.findings.extend(
+            parse_config(
+                changeset.proposed_config_text, changeset.config_path or DEFAULT_CONFIG_PATH
+            )[1]
+        )
     selected = select_files(changeset.files, config)
     charts = chart_roots(changeset.tree_paths | {f.path for f in changeset.files})
     loaded = [
@@ -195,22 +208,27 @@ def _schema(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
                     "install it or use the embedded engine.",
                 )
             ]
-        return state.engines.kubeconform.analyze(manifests, ctx)
-    return schema_analyzer.analyze(manifests, ctx)
+        found = state.engines.kubeconform.analyze(manifests, ctx)
+    else:
+        found = schema_analyzer.analyze(manifests, ctx)
+    patches = patch_paths(loaded)
+    return [f for f in found if not (f.rule_id == "schema/missing-field" and f.path in patches)]
 
 
 class _ContextCrds:
     """CRDs from files of the tree that are not being checked (``--base`` or a pull request),
     loaded only when some kind has no other schema."""
 
-    def __init__(self, changeset: ChangeSet, checked: set[str], strict: bool, limits: Limits) -> None:
+    def __init__(
+        self, changeset: ChangeSet, checked: set[str], strict: bool, limits: Limits
+    ) -> None:
         self._changeset = changeset
         self._checked = checked
         self._strict = strict
         self._limits = limits
         self._crds: TreeCrdSchemas | None = None
 
-    def lookup(self, api_version: str, kind: str) -> schema_analyzer.SchemaEntry | None:
+    def lookup(self, api_version: str, kind: str) -> SchemaEntry | None:
         if self._crds is None:
             self._crds = TreeCrdSchemas(self._load(), strict=self._strict)
         return self._crds.lookup(api_version, kind)
@@ -282,8 +300,10 @@ def _in_diff(finding: Finding, changed: ChangedFile | None) -> bool:
 def _fails(finding: Finding, config: Config, default: FailOn) -> bool:
     threshold = default
     for env in config.environments:
-        if env.fail_on is not None and finding.path and wcglob.globmatch(
-            finding.path, list(env.paths), flags=_GLOB_FLAGS
+        if (
+            env.fail_on is not None
+            and finding.path
+            and wcglob.globmatch(finding.path, list(env.paths), flags=_GLOB_FLAGS)
         ):
             threshold = env.fail_on
     return threshold.fails(finding.severity)

@@ -39,16 +39,28 @@ def repo_root(path: Path) -> Path:
     return Path(_git(path, "rev-parse", "--show-toplevel").strip())
 
 
+def merge_base(root: Path, base: str) -> str:
+    return _git(root, "merge-base", base, "HEAD").strip()
+
+
+def show(root: Path, commit: str, path: str) -> str | None:
+    """The text of ``path`` at ``commit``, or None when it does not exist there."""
+    try:
+        return _git(root, "show", f"{commit}:{path}")
+    except UsageError:
+        return None
+
+
 def changes_since(root: Path, base: str) -> list[Change]:
     """Files changed between the merge base of ``base`` and the working tree."""
-    merge_base = _git(root, "merge-base", base, "HEAD").strip()
+    start = merge_base(root, base)
     out: list[Change] = []
-    names = _git(root, "diff", "--name-status", "-z", "--no-renames", merge_base).split("\0")
+    names = _git(root, "diff", "--name-status", "-z", "--no-renames", start).split("\0")
     pairs = [(names[i], names[i + 1]) for i in range(0, len(names) - 1, 2)]
     for status, path in pairs:
         added: frozenset[int] | None = frozenset()
         if status != "D":
-            added = _added_lines(_git(root, "diff", "--unified=0", merge_base, "--", path))
+            added = _added_lines(_git(root, "diff", "--unified=0", start, "--", path))
         out.append(Change(path=path, status=status, added_lines=added))
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
     for path in filter(None, untracked):

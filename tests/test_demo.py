@@ -1,0 +1,65 @@
+"""The bundled example repository: every planted problem is reported where it is planted, and
+nothing else is (examples/demo/README.md lists them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.core.finding import Severity
+from tests.conftest import check_tree, rules_at
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
+
+PLANTED = {
+    ("apps/api/deployment.yaml", 12, "syntax/parse-error"),
+    ("apps/api/deployment.yaml", 31, "schema/wrong-type"),
+    ("apps/web/base/deployment.yaml", 6, "schema/wrong-type"),
+    ("apps/web/base/deployment.yaml", 15, "syntax/truthy"),
+    ("apps/web/base/service.yaml", 6, "schema/unknown-field"),
+    ("apps/web/overlays/dev/replicas.yaml", 6, "syntax/trailing-spaces"),
+    ("apps/web/overlays/prod/resources.yaml", 14, "schema/invalid-value"),
+    ("apps/web/overlays/staging/configmap.yaml", 8, "syntax/duplicate-key"),
+    ("infra/backups/nightly.yaml", 8, "schema/wrong-type"),
+    ("infra/backups/nightly.yaml", 12, "schema/unknown-field"),
+    ("infra/monitoring/servicemonitor.yaml", 1, "schema/missing-schema"),
+}
+
+
+def test_demo_reports_exactly_the_planted_problems() -> None:
+    report = check_tree(DEMO)
+    assert rules_at(report) == PLANTED
+    assert len(report.findings) == len(PLANTED)
+
+
+def test_demo_columns_point_at_the_offending_field() -> None:
+    report = check_tree(DEMO)
+    columns = {(f.path, f.line): f.column for f in report.findings}
+    assert columns[("apps/web/base/deployment.yaml", 6)] == 13  # the value "2"
+    assert columns[("apps/web/base/service.yaml", 6)] == 3  # the key selectr
+    assert columns[("infra/backups/nightly.yaml", 12)] == 5  # the key region
+
+
+def test_demo_prod_environment_blocks_on_warnings() -> None:
+    report = check_tree(DEMO)
+    blocking = {
+        f.rule_id + "@" + f.path: b for f, b in zip(report.findings, report.blocking, strict=True)
+    }
+    # A warning in prod (infra/** is in the prod environment, which fails on warnings) blocks...
+    assert blocking["schema/missing-schema@infra/monitoring/servicemonitor.yaml"] is True
+    # ...while the same severity outside prod does not.
+    truthy = next(f for f in report.findings if f.rule_id == "syntax/truthy")
+    assert truthy.severity is Severity.WARNING
+    assert blocking["syntax/truthy@apps/web/base/deployment.yaml"] is False
+    assert blocking["syntax/trailing-spaces@apps/web/overlays/dev/replicas.yaml"] is False
+    assert blocking["schema/wrong-type@apps/web/base/deployment.yaml"] is True
+    assert report.conclusion == "failure"
+
+
+def test_demo_cli_exit_code_is_findings() -> None:
+    result = CliRunner().invoke(main, ["check", str(DEMO)])
+    assert result.exit_code == 1, result.output
+    assert "spec.selectr: unknown field" in result.output
+    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 8 errors, 2 warnings")
