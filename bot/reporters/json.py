@@ -1,14 +1,21 @@
-"""The JSON report: a public, versioned contract (schema: bot/schemas/report-v1.schema.json)."""
+"""The JSON report: a public, versioned contract (schema: bot/schemas/report-v1.schema.json).
+
+The schema ships as package data; :func:`schema` loads it through ``importlib.resources`` so it
+works the same from a wheel, a zip or an editable install.
+"""
 
 from __future__ import annotations
 
 import json
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from bot.core.finding import Severity
 from bot.core.pipeline import Report
 
 REPORT_VERSION = 1
+SCHEMA_RESOURCE = "schemas/report-v1.schema.json"
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -29,3 +36,14 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 def render(report: Report) -> str:
     return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+@cache
+def _schema_text() -> str:
+    return resources.files("bot").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the report this module renders (a fresh copy)."""
+    loaded: dict[str, Any] = json.loads(_schema_text())
+    return loaded

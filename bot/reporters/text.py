@@ -1,47 +1,91 @@
-"""Human-readable report: findings grouped by file, colours on a terminal, one summary line."""
+"""Human-readable report: findings grouped by file, one summary line.
+
+Colours (ANSI SGR) only when the caller asks for them (``colour=True``, e.g. stdout is a
+terminal). A finding whose blocking state is not what its severity suggests says so: a warning
+or notice that fails the run (an environment with ``fail_on: warning``) is marked
+``(blocking)``, an error that does not (``--fail-on never``) is marked ``(not blocking)``.
+
+Messages and paths come from the checked files; control characters in them are shown escaped so
+that a manifest cannot move the cursor or recolour the terminal, and a multi-line message
+continues on indented lines.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from itertools import groupby
 
 from bot.core.finding import Finding, Severity
 from bot.core.pipeline import Report
 
+Paint = Callable[[str, str], str]
+
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
+_BOLD, _FAIL, _PASS, _DIM = "1", "1;31", "1;32", "2"
+_WHERE_WIDTH = 8
+_INDENT = "  "
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not tab, not newline
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def render(report: Report, *, colour: bool = False) -> str:
-    def paint(text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if colour else text
-
+    paint = _painter(colour)
     lines: list[str] = []
     pairs = list(zip(report.findings, report.blocking, strict=True))
     for path, group in groupby(pairs, key=lambda pair: pair[0].path):
-        lines.append(paint(path or "(run)", "1"))
+        lines.append(paint(_clean(path) if path else "(run)", _BOLD))
         for finding, blocking in group:
-            lines.append("  " + _line(finding, blocking, paint))
+            lines.append(_INDENT + _line(finding, blocking, paint))
         lines.append("")
     lines.append(_summary(report, paint))
     return "\n".join(lines) + "\n"
 
 
-def _line(finding: Finding, blocking: bool, paint: object) -> str:
-    assert callable(paint)
+def _painter(colour: bool) -> Paint:
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m"
+
+    def plain(text: str, code: str) -> str:
+        return text
+
+    return paint if colour else plain
+
+
+def _clean(text: str, *, newlines: bool = False) -> str:
+    """Escape control characters (ESC, CR, BEL...); tab is kept, newline too if ``newlines``."""
+    pattern = _CONTROL if newlines else _CONTROL_OR_NEWLINE
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _mark(finding: Finding, blocking: bool) -> str:
+    if blocking and finding.severity is not Severity.ERROR:
+        return " (blocking)"
+    if not blocking and finding.severity is Severity.ERROR:
+        return " (not blocking)"
+    return ""
+
+
+def _line(finding: Finding, blocking: bool, paint: Paint) -> str:
     where = f"{finding.line}:{finding.column or 1}" if finding.line else "-"
     severity = paint(f"{finding.severity.value:<7}", _COLOURS[finding.severity])
-    mark = "" if blocking or finding.severity is not Severity.ERROR else " (not blocking)"
-    return f"{where:>8}  {severity}  {finding.message}  [{finding.rule_id}]{mark}"
+    message = _clean(finding.message.replace("\r\n", "\n").rstrip(), newlines=True)
+    first, *rest = message.split("\n")
+    hang = _INDENT + " " * (_WHERE_WIDTH + 2 + 7 + 2)
+    continuation = "".join("\n" + (hang + line.rstrip() if line.strip() else "") for line in rest)
+    rule = paint(f"[{_clean(finding.rule_id)}]", _DIM)
+    mark = _mark(finding, blocking)
+    return f"{where:>{_WHERE_WIDTH}}  {severity}  {first.rstrip()}  {rule}{mark}{continuation}"
 
 
-def _summary(report: Report, paint: object) -> str:
-    assert callable(paint)
-    counts = ", ".join(
-        f"{report.count(s)} {s.value}{'s' if report.count(s) != 1 else ''}" for s in Severity
-    )
-    verdict = (
-        paint("FAIL", "1;31") if report.conclusion == "failure" else paint("PASS", "1;32")
-    )
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _summary(report: Report, paint: Paint) -> str:
+    counts = ", ".join(_plural(report.count(s), s.value) for s in Severity)
+    verdict = paint("FAIL", _FAIL) if report.conclusion == "failure" else paint("PASS", _PASS)
     return (
-        f"{verdict}: {counts} in {report.files} file{'s' if report.files != 1 else ''}, "
-        f"{report.documents} document{'s' if report.documents != 1 else ''}"
+        f"{verdict}: {counts} in {_plural(report.files, 'file')}, "
+        f"{_plural(report.documents, 'document')}"
     )
