@@ -5,6 +5,7 @@ Exit codes: 0 pass, 1 findings at or above ``--fail-on``, 2 usage, config or pol
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -123,6 +124,8 @@ def check(
         click.echo(f"gitops-gate: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     _emit(report, fmt, output)
+    if report.files == 0:
+        click.echo("gitops-gate: note: no YAML or JSON files to check", err=True)
     if report.has_config_errors():
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_FINDINGS if report.conclusion == "failure" else EXIT_OK)
@@ -149,7 +152,8 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
     elif fmt == "github":
         rendered = github_actions.render(report)
     else:
-        colour = output is None and sys.stdout.isatty()
+        # https://no-color.org: any non-empty NO_COLOR turns colours off.
+        colour = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         rendered = text.render(report, colour=colour)
     if output is None:
         click.echo(rendered, nl=False)

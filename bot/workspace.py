@@ -18,7 +18,19 @@ _STATUS = {"A": FileStatus.ADDED, "M": FileStatus.MODIFIED, "D": FileStatus.REMO
 
 
 def find_root(paths: Sequence[Path]) -> Path:
-    """The checked root: the single directory given, else the current directory."""
+    """The checked root, which report paths are relative to and where the config is found.
+
+    The nearest directory, from the first path given (or the current directory) upwards, that
+    holds a gitops-gate config or is a git work tree: so ``check clusters/`` inside a repository
+    reports ``clusters/prod/app.yaml``, the path GitHub annotations and SARIF need. Without
+    either, the single directory given, else the current directory.
+    """
+    start = (paths[0] if paths else Path.cwd()).resolve()
+    if start.is_file():
+        start = start.parent
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists() or any((candidate / c).is_file() for c in CONFIG_PATHS):
+            return candidate
     if len(paths) == 1 and paths[0].is_dir():
         return paths[0].resolve()
     return Path.cwd().resolve()

@@ -191,3 +191,12 @@ def test_base_with_unknown_ref_is_a_usage_error(tmp_path: Path) -> None:
     code, output = _invoke("check", str(tmp_path), "--base", "no-such-branch")
     assert code == 2
     assert "git merge-base" in output
+
+
+def test_paths_are_relative_to_the_repository_when_checking_a_subfolder(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"clusters/prod/cm.yaml": BAD_TYPE, "other/cm.yaml": BAD_TYPE})
+    _git(tmp_path, "init", "-q", "-b", "main")
+    code, output = _invoke("check", str(tmp_path / "clusters"), "--format", "json")
+    assert code == 1
+    # Only the folder asked for is checked, reported with the path GitHub knows it by.
+    assert [f["path"] for f in json.loads(output)["findings"]] == ["clusters/prod/cm.yaml"]
