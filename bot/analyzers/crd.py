@@ -1,9 +1,11 @@
 """Schemas for custom resources, from CustomResourceDefinition manifests in the checked tree.
 
-The conversion follows kubeconform's ``openapi2jsonschema.py``: ``int-or-string`` becomes
-``oneOf [string, integer]``, ``nullable`` admits null, and in strict mode every object that
-declares ``properties`` (and does not preserve unknown fields) rejects other keys, which is
-what the API server's pruning would silently drop.
+The conversion follows kubeconform's ``openapi2jsonschema.py``: ``int-or-string`` admits a
+string or an integer, ``nullable`` admits null, and in strict mode every object that declares
+``properties`` (and does not preserve unknown fields) rejects other keys, which is what the API
+server's pruning would silently drop. Pruning only follows the main schema, never ``allOf`` /
+``anyOf`` / ``oneOf`` / ``not`` branches, and never ``metadata`` (the API server owns it), so
+those are not made strict.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.document import Document
-from bot.engines.schema_store import GroupVersionKind, SchemaEntry
+from bot.engines.schema_store import GroupVersionKind, SchemaEntry, SchemaFetchError
 from bot.engines.schema_validator import compile_schema
 
 
@@ -41,9 +43,8 @@ def crd_versions(doc: Document) -> list[CrdVersion]:
         return []
     origin = f"{doc.path}:{doc.start.line}"
     out: list[CrdVersion] = []
-    legacy = spec.get("validation", {}).get("openAPIV3Schema") if isinstance(
-        spec.get("validation"), dict
-    ) else None
+    validation = spec.get("validation")
+    legacy = validation.get("openAPIV3Schema") if isinstance(validation, dict) else None
     versions = spec.get("versions")
     if isinstance(versions, list):
         for version in versions:
@@ -74,48 +75,89 @@ def crd_versions(doc: Document) -> list[CrdVersion]:
 def to_json_schema(openapi: dict[str, Any], *, strict: bool) -> dict[str, Any]:
     """An OpenAPI v3 structural schema as a Draft 4 JSON schema."""
     schema = copy.deepcopy(openapi)
-    _convert(schema, strict=strict, root=True)
+    _convert(schema, strict=strict)
+    _add_object_fields(schema, strict=strict)
     return schema
 
 
-def _convert(node: Any, *, strict: bool, root: bool = False) -> None:
+_OBJECT_FIELDS: dict[str, dict[str, Any]] = {
+    "apiVersion": {"type": "string"},
+    "kind": {"type": "string"},
+    "metadata": {"type": "object"},
+}
+_BRANCHES = ("allOf", "anyOf", "oneOf", "not")
+
+
+def _add_object_fields(node: dict[str, Any], *, strict: bool) -> None:
+    """Every resource (the root, and ``x-kubernetes-embedded-resource`` objects) has
+    apiVersion, kind and metadata even when the CRD does not spell them out."""
+    props = node.get("properties")
+    if not isinstance(props, dict):
+        return
+    for name, default in _OBJECT_FIELDS.items():
+        props.setdefault(name, dict(default))
+    metadata = props.get("metadata")
+    if isinstance(metadata, dict):
+        _relax(metadata)  # the API server owns metadata; CRDs may only constrain the name
+    if strict and node.get("x-kubernetes-preserve-unknown-fields") is not True:
+        node.setdefault("additionalProperties", False)
+
+
+def _relax(node: Any) -> None:
+    """Undo strictness below ``node`` (added by :func:`_convert`)."""
+    if isinstance(node, dict):
+        if node.get("additionalProperties") is False:
+            del node["additionalProperties"]
+        for value in node.values():
+            _relax(value)
+    elif isinstance(node, list):
+        for item in node:
+            _relax(item)
+
+
+def _convert(node: Any, *, strict: bool) -> None:
     if isinstance(node, list):
         for item in node:
             _convert(item, strict=strict)
         return
     if not isinstance(node, dict):
         return
-    if node.get("x-kubernetes-int-or-string") or node.get("format") == "int-or-string":
-        node.pop("type", None)
+    if node.get("x-kubernetes-int-or-string") is True or node.get("format") == "int-or-string":
         node.pop("format", None)
-        node["oneOf"] = [{"type": "string"}, {"type": "integer"}]
-    if node.get("nullable") is True and isinstance(node.get("type"), str):
-        node["type"] = [node["type"], "null"]
-    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+        node["type"] = ["integer", "string"]
+        # Generated CRDs also spell it as anyOf/oneOf of the two types: one check is enough.
+        for branch in ("anyOf", "oneOf"):
+            if _only_types(node.get(branch)):
+                del node[branch]
+    if node.get("nullable") is True:
+        kind = node.get("type")
+        if isinstance(kind, str):
+            node["type"] = [kind, "null"]
+        elif isinstance(kind, list) and "null" not in kind:
+            node["type"] = [*kind, "null"]
     if (
         strict
-        and not root
         and isinstance(node.get("properties"), dict)
-        and not preserve
+        and node.get("x-kubernetes-preserve-unknown-fields") is not True
         and "additionalProperties" not in node
     ):
         node["additionalProperties"] = False
-    if root and isinstance(node.get("properties"), dict):
-        # CRDs rarely spell these out, yet every object has them.
-        props = node["properties"]
-        props.setdefault("apiVersion", {"type": "string"})
-        props.setdefault("kind", {"type": "string"})
-        props.setdefault("metadata", {"type": "object"})
-        if strict and not preserve and "additionalProperties" not in node:
-            node["additionalProperties"] = False
     for key, value in node.items():
         if key in ("properties", "patternProperties", "definitions") and isinstance(value, dict):
             for sub in value.values():
                 _convert(sub, strict=strict)
-        elif key in ("items", "additionalProperties", "not"):
+        elif key in ("items", "additionalProperties"):
             _convert(value, strict=strict)
-        elif key in ("allOf", "anyOf", "oneOf"):
-            _convert(value, strict=strict)
+        elif key in _BRANCHES:
+            _convert(value, strict=False)  # branches constrain values; pruning ignores them
+    if node.get("x-kubernetes-embedded-resource") is True:
+        _add_object_fields(node, strict=strict)
+
+
+def _only_types(branches: Any) -> bool:
+    return isinstance(branches, list) and all(
+        isinstance(b, dict) and set(b) <= {"type"} for b in branches
+    )
 
 
 class TreeCrdSchemas:
@@ -124,7 +166,7 @@ class TreeCrdSchemas:
     def __init__(self, documents: Iterable[Document], *, strict: bool) -> None:
         self.strict = strict
         self._versions: dict[tuple[str, str], CrdVersion] = {}
-        self._cache: dict[tuple[str, str], SchemaEntry | None] = {}
+        self._cache: dict[tuple[str, str], SchemaEntry | SchemaFetchError | None] = {}
         for doc in documents:
             for version in crd_versions(doc):
                 api_version = f"{version.gvk.group}/{version.gvk.version}"
@@ -136,12 +178,23 @@ class TreeCrdSchemas:
     def lookup(self, api_version: str, kind: str) -> SchemaEntry | None:
         key = (api_version, kind)
         if key in self._cache:
-            return self._cache[key]
+            cached = self._cache[key]
+            if isinstance(cached, SchemaFetchError):
+                raise cached
+            return cached
         version = self._versions.get(key)
         entry = None
         if version is not None:
             schema = version.schema or {"type": "object"}
-            converted = to_json_schema(schema, strict=self.strict)
-            entry = SchemaEntry(compile_schema(converted, draft4=True), f"CRD {version.origin}")
+            try:
+                converted = to_json_schema(schema, strict=self.strict)
+                validator = compile_schema(converted, draft4=True)
+            except Exception as exc:  # a broken CRD is a finding on its resources, not a crash
+                error = SchemaFetchError(
+                    f"the schema of CRD {version.origin} is not valid: {type(exc).__name__}: {exc}"
+                )
+                self._cache[key] = error
+                raise error from exc
+            entry = SchemaEntry(validator, f"CRD {version.origin}")
         self._cache[key] = entry
         return entry

@@ -16,8 +16,10 @@ from bot.config import MissingSchema, SchemaConfig
 from bot.core.document import Document, FieldPath, LoadedFile, format_path
 from bot.core.filekind import FileKind
 from bot.core.finding import Category, Finding, Severity, Source
-from bot.engines.schema_store import SchemaEntry, SchemaFetchError
+from bot.engines.schema_store import QUANTITY_PATTERN, SchemaEntry, SchemaFetchError
 from bot.engines.schema_validator import SchemaError
+
+__all__ = ["SchemaContext", "SchemaEntry", "SchemaSource", "analyze", "check_document"]
 
 _SOURCE = Source(engine="schema")
 _MISSING_SEVERITY = {MissingSchema.WARN: Severity.WARNING, MissingSchema.ERROR: Severity.ERROR}
@@ -45,7 +47,19 @@ def analyze(files: Iterable[LoadedFile], ctx: SchemaContext) -> list[Finding]:
 
 
 def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
-    if not doc.looks_like_resource:
+    if doc.base_path and not isinstance(doc.data, dict):
+        # Every item of a List must be a resource (kubeconform: "error unmarshalling resource").
+        return [
+            _finding(
+                doc,
+                "schema/invalid",
+                Severity.ERROR,
+                f"{format_path(doc.base_path)}: a List item must be a resource (a mapping), "
+                f"got {_type_name(doc.data)}.",
+                (),
+            )
+        ]
+    if not doc.looks_like_resource and not doc.base_path:
         return []  # arbitrary YAML (values, tool configs...) is not a resource
     missing = _missing_identity(doc)
     if missing:
@@ -62,7 +76,7 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
                 doc,
                 "schema/location-error",
                 Severity.ERROR,
-                f"Could not fetch the schema for {api_version} {kind}: {exc}",
+                f"Could not load the schema for {api_version} {kind}: {exc}; it was not validated.",
                 (),
             )
         ]
@@ -80,7 +94,20 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
                 (),
             )
         ]
-    return [_error_finding(doc, error, entry) for error in _relevant(entry.validator.errors(doc.data))]
+    try:
+        errors = list(_relevant(entry.validator.errors(doc.data)))
+    except Exception as exc:  # one odd document must not take the others down with it
+        return [
+            _finding(
+                doc,
+                "schema/validator-error",
+                Severity.ERROR,
+                f"The schema validator failed on this resource ({entry.origin}): "
+                f"{type(exc).__name__}: {exc}",
+                (),
+            )
+        ]
+    return [_error_finding(doc, error, entry) for error in errors]
 
 
 def _lookup(api_version: str, kind: str, sources: Sequence[SchemaSource]) -> SchemaEntry | None:
@@ -98,9 +125,12 @@ def _skipped(api_version: str, kind: str, patterns: Sequence[str]) -> bool:
 
 def _missing_identity(doc: Document) -> Finding | None:
     data = doc.data
-    for key, rule in (("apiVersion", "schema/missing-api-version"), ("kind", "schema/missing-kind")):
+    for key, rule in (
+        ("apiVersion", "schema/missing-api-version"),
+        ("kind", "schema/missing-kind"),
+    ):
         value = data.get(key)
-        if value is None:
+        if value is None or value == "":
             return _finding(
                 doc,
                 rule,
@@ -149,15 +179,14 @@ def _error_finding(doc: Document, error: SchemaError, entry: SchemaEntry) -> Fin
             doc,
             "schema/wrong-type",
             Severity.ERROR,
-            f"{where}: expected {wanted}, got {_type_name(_value_at(doc.data, path))} "
-            f"{_preview(_value_at(doc.data, path))}.",
+            f"{where}: expected {wanted}, got {_describe(_value_at(doc.data, path))}.",
             path,
         )
     if error.kind == "required":
         return _finding(
             doc, "schema/missing-field", Severity.ERROR, f"{where}: {error.message}.", path
         )
-    if error.kind == "oneOf" and any("Quantity" in str(p) for p in error.schema_path):
+    if error.kind == "pattern" and QUANTITY_PATTERN in error.message:
         value = _value_at(doc.data, path)
         return _finding(
             doc,
@@ -166,7 +195,11 @@ def _error_finding(doc: Document, error: SchemaError, entry: SchemaEntry) -> Fin
             f"{where}: {_preview(value)} is not a Kubernetes quantity (e.g. 500m, 1.5, 128Mi, 2G).",
             path,
         )
-    rule = "schema/invalid-value" if error.kind in ("enum", "const", "pattern", "format") else "schema/invalid"
+    rule = (
+        "schema/invalid-value"
+        if error.kind in ("enum", "const", "pattern", "format")
+        else "schema/invalid"
+    )
     return _finding(doc, rule, Severity.ERROR, f"{where}: {error.message}.", path)
 
 
@@ -195,10 +228,21 @@ def _type_name(value: Any) -> str:
     return "object"
 
 
+def _describe(value: Any) -> str:
+    """``string 'three'``, ``number 1.5``, ``object``."""
+    preview = _preview(value)
+    return f"{_type_name(value)} {preview}" if preview else _type_name(value)
+
+
 def _preview(value: Any) -> str:
-    if isinstance(value, (dict, list)):
+    if value is None or isinstance(value, (dict, list)):
         return ""
-    text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, bool):
+        text = str(value).lower()
+    else:
+        text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

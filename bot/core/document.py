@@ -12,6 +12,7 @@ document does not lose the documents after it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,9 +33,33 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 PathElem = str | int
 FieldPath = tuple[PathElem, ...]
 
-_SEPARATOR = re.compile(r"^---(?=[ \t\r]|$)", re.MULTILINE)
+# A document starts at a "---" line and ends after a "..." line.
+_BOUNDARY = re.compile(r"^(?:---(?=[ \t\r]|$)|\.\.\.[ \t\r]*(?:#.*)?$)", re.MULTILINE)
+# Lines that carry no content: blank, comments, bare markers.
+_EMPTY_LINE = re.compile(r"[ \t\r]*(?:#.*)?|(?:---|\.\.\.)[ \t\r]*(?:#.*)?")
+_LINE = re.compile(r"[^\n]*")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_RESOLVER = yaml.resolver.Resolver()
+# Numbers as Kubernetes' YAML library (go-yaml v2 via sigs.k8s.io/yaml) reads plain scalars:
+# Go integer literals (0x1f, 0o17, 0b101, 0755) and floats; "1:30" (YAML 1.1 base 60) is text.
+_GO_OCTAL = re.compile(r"[-+]?0[0-7]+")
+_GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_MAX_MERGE_HOPS = 32
+_NUMBER_START = frozenset("0123456789+-.")
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
+# Loader findings that mean "this file was not (fully) checked": style linting is skipped too,
+# since yamllint's pure-Python scanner is what hostile input would make slow.
+_REFUSALS = frozenset({"syntax/too-deep", "syntax/too-many-documents", "syntax/too-many-nodes"})
 _LOADER_SOURCE = Source(engine="yaml")
 
 
@@ -124,11 +149,26 @@ class Document:
         )
 
 
-def _child(node: Node, elem: PathElem, *, want_key: bool) -> Node | None:
+def _child(node: Node, elem: PathElem, *, want_key: bool, merges: int = 0) -> Node | None:
     if isinstance(node, MappingNode):
+        wanted = str(elem)
+        merged: list[Node] = []
+        found: Node | None = None
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.value == str(elem):
-                return key_node if want_key else value_node
+            if key_node.tag == _MERGE_TAG:
+                merged.append(value_node)
+            elif _key(key_node) == wanted:
+                found = key_node if want_key else value_node  # the last duplicate wins
+        if found is not None:
+            return found
+        if merges > _MAX_MERGE_HOPS:
+            return None  # a merge cycle (an anchor merged into itself)
+        for source in merged:  # inherited through "<<": the first source that has it
+            candidates = source.value if isinstance(source, SequenceNode) else [source]
+            for candidate in candidates:
+                inherited = _child(candidate, elem, want_key=want_key, merges=merges + 1)
+                if inherited is not None:
+                    return inherited
         return None
     if isinstance(node, SequenceNode) and isinstance(elem, int) and 0 <= elem < len(node.value):
         child: Node = node.value[elem]
@@ -156,8 +196,10 @@ def format_path(path: Sequence[PathElem]) -> str:
     return out or "(document root)"
 
 
-def decode(path: str, content: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str | None, list[Finding]]:
-    """Bytes to text, refusing what is too big, binary or not valid UTF-8/UTF-16."""
+def decode(
+    path: str, content: bytes, limits: Limits = DEFAULT_LIMITS
+) -> tuple[str | None, list[Finding]]:
+    """Bytes to text, refusing what is too big, binary or not valid UTF-8/UTF-16/UTF-32."""
     if len(content) > limits.max_file_bytes:
         return None, [
             _finding(
@@ -168,25 +210,37 @@ def decode(path: str, content: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
                 line=None,
             )
         ]
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return content.decode("utf-16"), []
-        except UnicodeDecodeError:
-            pass
-    elif b"\x00" in content[: limits.binary_sniff_bytes]:
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            try:
+                return content[len(bom) :].decode(encoding), []
+            except UnicodeDecodeError as exc:
+                return None, [
+                    _finding(
+                        "syntax/encoding",
+                        path,
+                        f"File starts with a {encoding.upper()} byte order mark but is not valid "
+                        f"{encoding.upper()} ({exc.reason} at byte {exc.start + len(bom)}); "
+                        "it was not checked.",
+                        line=None,
+                    )
+                ]
+    if b"\x00" in content:
         return None, [
             _finding(
                 "syntax/binary-file",
                 path,
                 "File looks binary (it contains NUL bytes), not YAML or JSON; it was not checked.",
-                line=None,
+                line=content.count(b"\n", 0, content.index(b"\x00")) + 1,
             )
         ]
     try:
-        return content.decode("utf-8-sig"), []
+        return content.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         line = content.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (content.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = content.rfind(b"\n", 0, exc.start) + 1
+        # Columns count characters, not bytes: decode what precedes the bad byte on its line.
+        column = len(content[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         return None, [
             _finding(
                 "syntax/encoding",
@@ -199,48 +253,73 @@ def decode(path: str, content: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         ]
 
 
-def load_text(
-    path: str, text: str, kind: FileKind, limits: Limits = DEFAULT_LIMITS
-) -> LoadedFile:
+def load_text(path: str, text: str, kind: FileKind, limits: Limits = DEFAULT_LIMITS) -> LoadedFile:
     """Parse every document of ``text``; problems become findings, never exceptions."""
     loaded = LoadedFile(path=path, kind=kind, text=text)
     if kind is FileKind.HELM_TEMPLATE:
         return loaded  # Go templates are not YAML until rendered; never parsed here
-    index = 0
+    seen = 0  # documents met, empty ones included: each costs a parse
+    budget = _FileBudget()
     for offset, chunk in _chunks(text):
+        seen += 1
+        if seen > limits.max_documents:
+            loaded.findings.append(
+                _finding(
+                    "syntax/too-many-documents",
+                    path,
+                    f"File has more than {limits.max_documents:,} documents; "
+                    "the rest were not checked.",
+                    line=offset + 1,
+                )
+            )
+            break
         try:
             nodes = list(yaml.compose_all(chunk, Loader=_Loader))
         except yaml.MarkedYAMLError as exc:
-            loaded.findings.append(_parse_error(path, exc, offset))
+            loaded.findings.append(_parse_error(path, exc, chunk, offset))
+            continue
+        except yaml.reader.ReaderError as exc:
+            loaded.findings.append(_reader_error(path, exc, chunk, offset))
             continue
         except (yaml.YAMLError, RecursionError, ValueError) as exc:
             loaded.findings.append(
                 _finding("syntax/parse-error", path, f"YAML error: {exc}", line=offset + 1)
             )
             continue
-        for root in nodes:
-            if root is None:
-                continue
-            builder = _Builder(path, offset, limits)
-            data = builder.build(root)
-            loaded.findings.extend(builder.findings)
-            if builder.aborted or data is None:
-                continue
-            for doc in _expand(path, index, data, kind, root, offset):
-                loaded.documents.append(doc)
-            index += 1
-            if index >= limits.max_documents:
-                loaded.findings.append(
-                    _finding(
-                        "syntax/too-many-documents",
-                        path,
-                        f"File has more than {limits.max_documents:,} documents; "
-                        "the rest were not checked.",
-                        line=root.end_mark.line + 1 + offset,
-                    )
-                )
-                return loaded
+        if not _add_documents(loaded, nodes, offset, limits, budget):
+            break  # the file's node budget is spent
+    if any(f.rule_id in _REFUSALS for f in loaded.findings):
+        loaded.text = None
     return loaded
+
+
+@dataclass(slots=True)
+class _FileBudget:
+    index: int = 0  # next document index
+    nodes: int = 0  # expanded nodes built so far in the file
+
+
+def _add_documents(
+    loaded: LoadedFile, roots: list[Node], offset: int, limits: Limits, budget: _FileBudget
+) -> bool:
+    """Build the documents of one chunk; False once the file's node budget is spent."""
+    for root in roots:
+        if root is None:
+            continue
+        builder = _Builder(loaded.path, offset, limits, budget.nodes)
+        data = builder.build(root)
+        budget.nodes = builder.file_nodes
+        loaded.findings.extend(builder.findings)
+        if builder.file_exhausted:
+            return False
+        if builder.aborted or data is None:
+            continue  # a refused document, or "~" (empty, as kubeconform counts it)
+        documents, problem = _expand(loaded.path, budget.index, data, loaded.kind, root, offset)
+        loaded.documents.extend(documents)
+        if problem is not None:
+            loaded.findings.append(problem)
+        budget.index += 1
+    return True
 
 
 def load_file(
@@ -253,45 +332,101 @@ def load_file(
 
 
 def _chunks(text: str) -> Iterator[tuple[int, str]]:
-    """Split a stream at ``---`` lines, keeping the separator line with its document."""
-    starts = [m.start() for m in _SEPARATOR.finditer(text)]
-    if not starts or starts[0] != 0:
-        starts.insert(0, 0)
+    """Split a stream into documents: at ``---`` lines (kept with their document, as the line
+    may carry content) and after ``...`` lines. Chunks without content are dropped, except that
+    directives (``%YAML``) are kept with the document they introduce.
+
+    Yields (number of lines before the chunk, chunk).
+    """
+    cuts = [0]
+    for match in _BOUNDARY.finditer(text):
+        if match.group().startswith("-"):
+            cuts.append(match.start())
+        else:
+            newline = text.find("\n", match.end())
+            cuts.append(len(text) if newline < 0 else newline + 1)
+    cuts.append(len(text))
     line = 0
-    for i, begin in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+    pending: tuple[int, str] | None = None
+    for begin, end in itertools.pairwise(cuts):
+        if begin >= end:
+            continue
         chunk = text[begin:end]
-        yield line, chunk
+        lines_before = line
         line += chunk.count("\n")
+        if pending is not None:
+            lines_before, chunk = pending[0], pending[1] + chunk
+            pending = None
+        content = _content_lines(chunk)
+        if not content:
+            yield lines_before, ""  # an empty document: counted, nothing to parse
+        elif all(text_line.startswith("%") for text_line in content):
+            pending = (lines_before, chunk)  # directives belong to the next document
+        else:
+            yield lines_before, chunk
+    if pending is not None:
+        yield pending
+
+
+def _content_lines(chunk: str) -> list[str]:
+    """The lines of ``chunk`` that are not blank, comments or bare ``---``/``...`` markers,
+    stopping at the first line that is neither a directive nor empty (enough to decide)."""
+    out: list[str] = []
+    for match in _LINE.finditer(chunk):
+        text_line = match.group()
+        if _EMPTY_LINE.fullmatch(text_line):
+            continue
+        out.append(text_line)
+        if not text_line.startswith("%"):
+            break
+    return out
 
 
 def _expand(
     path: str, index: int, data: Any, kind: FileKind, root: Node, offset: int
-) -> Iterator[Document]:
-    """A ``kind: List`` stands for its items (kubeconform: case-insensitive, exactly "list")."""
-    if (
+) -> tuple[list[Document], Finding | None]:
+    """A ``kind: List`` stands for its items (kubeconform: case-insensitive, exactly "list");
+    ``items: []`` or no items at all is an empty list."""
+    if not (
         isinstance(data, dict)
         and isinstance(data.get("kind"), str)
         and data["kind"].lower() == "list"
-        and isinstance(data.get("items"), list)
     ):
-        for i, item in enumerate(data["items"]):
-            if item is not None:
-                yield Document(path, index, item, kind, root, offset, ("items", i))
-        return
-    yield Document(path, index, data, kind, root, offset)
+        return [Document(path, index, data, kind, root, offset)], None
+    items = data.get("items")
+    if items is None:
+        return [], None
+    if not isinstance(items, list):
+        doc = Document(path, index, data, kind, root, offset)
+        pos = doc.locate(("items",))
+        return [], _finding(
+            "syntax/invalid-list",
+            path,
+            f"items of a List must be a sequence, got {type(items).__name__}; "
+            "the List was not checked.",
+            line=pos.line,
+            column=pos.column,
+        )
+    return [
+        Document(path, index, item, kind, root, offset, ("items", i))
+        for i, item in enumerate(items)
+        if item is not None
+    ], None
 
 
 class _Builder:
     """Builds plain data from a node tree, with duplicate-key, depth and alias-bomb checks."""
 
-    def __init__(self, path: str, offset: int, limits: Limits) -> None:
+    def __init__(self, path: str, offset: int, limits: Limits, file_nodes: int = 0) -> None:
         self.path = path
         self.offset = offset
         self.limits = limits
         self.findings: list[Finding] = []
         self.aborted = False
+        self.file_exhausted = False  # the whole file's node budget is spent
+        self.file_nodes = file_nodes
         self._nodes = 0
+        self._duplicates = 0
         # Aliased nodes are built once and shared; their expanded size still counts.
         self._memo: dict[int, tuple[Any, int]] = {}
 
@@ -305,6 +440,7 @@ class _Builder:
 
     def _charge(self, count: int, node: Node) -> None:
         self._nodes += count
+        self.file_nodes += count
         if self._nodes > self.limits.max_nodes_per_document:
             self.findings.append(
                 self._at(
@@ -312,6 +448,17 @@ class _Builder:
                     node,
                     f"Document expands to more than {self.limits.max_nodes_per_document:,} "
                     "nodes (an alias bomb?); it was not checked.",
+                )
+            )
+            raise _Abort
+        if self.file_nodes > self.limits.max_nodes_per_file:
+            self.file_exhausted = True
+            self.findings.append(
+                self._at(
+                    "syntax/too-many-nodes",
+                    node,
+                    f"File expands to more than {self.limits.max_nodes_per_file:,} nodes; "
+                    "this document and the rest of the file were not checked.",
                 )
             )
             raise _Abort
@@ -349,28 +496,35 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        first_seen: dict[str, Node] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 merged.update(self._merge_source(value_node, depth))
                 continue
             key = _key(key_node)
-            if key in out:
-                first = next(k for k, _ in node.value if _key(k) == key)
-                self.findings.append(
-                    self._at(
-                        "syntax/duplicate-key",
-                        key_node,
-                        f'Duplicate key "{key}" (first at line '
-                        f"{first.start_mark.line + 1 + self.offset}); "
-                        "Kubernetes would silently keep only the last value.",
-                        locator=f"duplicate:{key}",
-                    )
-                )
+            first = first_seen.setdefault(key, key_node)
+            if first is not key_node:
+                self._duplicate(key, key_node, first)
             out[key] = self._build(value_node, depth + 1)[0]
         if merged:
             return {**merged, **out}
         return out
+
+    def _duplicate(self, key: str, key_node: Node, first: Node) -> None:
+        self._duplicates += 1
+        if self._duplicates > self.limits.max_findings_per_document:
+            return  # one is enough to fix the file; thousands only cost memory
+        self.findings.append(
+            self._at(
+                "syntax/duplicate-key",
+                key_node,
+                f'Duplicate key "{key}" (first at line '
+                f"{first.start_mark.line + 1 + self.offset}); "
+                "Kubernetes would silently keep only the last value.",
+                locator=f"duplicate:{key}",
+            )
+        )
 
     def _merge_source(self, node: Node, depth: int) -> dict[str, Any]:
         value = self._build(node, depth + 1)[0]
@@ -399,36 +553,106 @@ class _Abort(Exception):
 
 
 def _key(node: Node) -> str:
-    # Non-string keys become strings, as sigs.k8s.io/yaml does ("5", "true", "3.14").
+    """A mapping key as sigs.k8s.io/yaml makes it: resolved, then stringified ("5", "true")."""
     if isinstance(node, ScalarNode):
-        return str(node.value)
+        if node.tag == _STR_TAG and not (node.value[:1] in _NUMBER_START and _plain(node)):
+            return str(node.value)
+        value = _scalar(node)
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return _go_float_text(value)
+        return str(value)
     return yaml.serialize(node, Dumper=yaml.SafeDumper).strip()
+
+
+def _go_float_text(value: float) -> str:
+    """Go's shortest form: 3.14 -> "3.14", 1.0 -> "1"."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return "+.inf" if value > 0 else "-.inf"
+    return repr(value).removesuffix(".0")
+
+
+def _plain(node: ScalarNode) -> bool:
+    """A plain scalar whose tag came from resolution, not from an explicit ``!!tag``."""
+    if node.style not in ("", None):
+        return False
+    resolved: str = _RESOLVER.resolve(  # type: ignore[no-untyped-call]
+        ScalarNode, node.value, (True, False)
+    )
+    return resolved == node.tag
+
+
+def _go_number(text: str) -> int | float | None:
+    plain = text.replace("_", "")
+    if _GO_OCTAL.fullmatch(plain):
+        return int(plain, 8)
+    try:
+        return int(plain, 0)  # decimal, 0x.., 0o.., 0b.., with an optional sign
+    except ValueError:
+        pass
+    if _GO_FLOAT.fullmatch(plain):
+        return float(plain)
+    return None
 
 
 def _scalar(node: ScalarNode) -> Any:
     tag = node.tag
-    if tag == "tag:yaml.org,2002:str":
+    if tag == _STR_TAG:
+        if node.value[:1] in _NUMBER_START and _plain(node):
+            number = _go_number(node.value)
+            if number is not None:
+                return number  # 0o17, 1e3: numbers to Kubernetes, text to YAML 1.1
         return node.value
-    if tag == "tag:yaml.org,2002:int":
-        return _CONSTRUCTOR.construct_yaml_int(node)
+    if tag in (_INT_TAG, _FLOAT_TAG):
+        if ":" in node.value and _plain(node):
+            return node.value  # YAML 1.1 base 60 ("1:30"): text to Kubernetes
+        if tag == _INT_TAG:
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        return _CONSTRUCTOR.construct_yaml_float(node)
     if tag == "tag:yaml.org,2002:bool":
         return _CONSTRUCTOR.construct_yaml_bool(node)
     if tag == "tag:yaml.org,2002:null":
         return None
-    if tag == "tag:yaml.org,2002:float":
-        return _CONSTRUCTOR.construct_yaml_float(node)
     # Timestamps, binary and custom tags stay text, as they do in Kubernetes' JSON.
     return node.value
 
 
-def _parse_error(path: str, exc: yaml.MarkedYAMLError, offset: int) -> Finding:
+def _reader_error(path: str, exc: yaml.reader.ReaderError, chunk: str, offset: int) -> Finding:
+    """A character YAML does not allow (control characters): at its line and column."""
+    position = max(0, min(exc.position, len(chunk)))
+    line = chunk.count("\n", 0, position) + 1
+    column = position - (chunk.rfind("\n", 0, position) + 1) + 1
+    return _finding(
+        "syntax/parse-error",
+        path,
+        f"YAML syntax error: unacceptable character #x{exc.character:04x}: "
+        "control characters are not allowed",
+        line=line + offset,
+        column=column,
+        locator="control-character",
+    )
+
+
+def _parse_error(path: str, exc: yaml.MarkedYAMLError, chunk: str, offset: int) -> Finding:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "invalid YAML"
     context = f" {exc.context}" if exc.context else ""
-    line = mark.line + 1 + offset if mark else offset + 1
-    column = mark.column + 1 if mark else None
+    # libyaml refuses nesting deeper than 1,000 levels itself: that is our depth bound too.
+    rule = "syntax/too-deep" if "maximum nesting depth" in problem else "syntax/parse-error"
+    line, column = offset + 1, None
+    if mark is not None:
+        line, column = mark.line + 1 + offset, mark.column + 1
+        last = chunk.rstrip("\n")
+        if mark.index > len(last):  # "found end of stream": point at the document's last line
+            line = offset + last.count("\n") + 1
+            column = len(last) - (last.rfind("\n") + 1) + 1
     return _finding(
-        "syntax/parse-error",
+        rule,
         path,
         f"YAML syntax error: {problem}{context}".strip(),
         line=line,

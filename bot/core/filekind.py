@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Collection
-from enum import Enum
+from enum import StrEnum
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -12,7 +12,7 @@ CONFIG_PATHS = (".github/gitops-gate.yml", ".github/gitops-gate.yaml")
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
-class FileKind(str, Enum):
+class FileKind(StrEnum):
     MANIFEST = "manifest"  # may hold Kubernetes resources; other documents are plain data
     KUSTOMIZATION = "kustomization"
     HELM_TEMPLATE = "helm-template"  # Go templates: not YAML until rendered

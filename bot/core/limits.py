@@ -8,12 +8,16 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_file_bytes: int = 10 * 1024 * 1024
+    # Documents per file, empty ones included (each costs a parse).
     max_documents: int = 10_000
     # Expanded node count per document: guards against alias bombs ("billion laughs").
     max_nodes_per_document: int = 200_000
+    # Expanded node count per file: many small alias bombs must not add up to a big one.
+    max_nodes_per_file: int = 2_000_000
     # libyaml itself refuses nesting deeper than 1,000; our own walk stops earlier.
     max_depth: int = 256
-    binary_sniff_bytes: int = 8192
+    # Repeats of one problem in one document (duplicate keys) reported before going quiet.
+    max_findings_per_document: int = 100
 
 
 DEFAULT_LIMITS = Limits()

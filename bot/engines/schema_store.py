@@ -22,8 +22,16 @@ from bot.engines.schema_validator import Validator, compile_schema
 
 # Kubernetes' quantity grammar (k8s.io/apimachinery/pkg/api/resource): the shipped schema
 # accepts any string, so "1GB" would pass although the API server rejects it.
-QUANTITY_PATTERN = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$"
+QUANTITY_PATTERN = (
+    r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$"
+)
 _QUANTITY_DEF = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+# The shipped IntOrString is a oneOf whose failure says only "not valid under any of the
+# schemas"; one type list gives "expected string or integer, got number" for the same rule.
+_INT_OR_STRING_DEF = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+# Kinds, groups and versions are DNS-ish names; anything else (a "/" or "..") must never reach a
+# file path or a URL template.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,13 @@ class GroupVersionKind:
     def parse(cls, api_version: str, kind: str) -> GroupVersionKind:
         group, _, version = api_version.rpartition("/")
         return cls(group, version, kind)
+
+    @property
+    def is_safe(self) -> bool:
+        """Only names that cannot escape a schema folder or change a URL's meaning."""
+        return all(_SAFE_NAME.fullmatch(part) for part in (self.kind, self.version)) and (
+            not self.group or _SAFE_NAME.fullmatch(self.group) is not None
+        )
 
     @property
     def kind_suffix(self) -> str:
@@ -107,6 +122,8 @@ class EmbeddedSchemas:
         if self._dir is None:
             return None
         gvk = GroupVersionKind.parse(api_version, kind)
+        if not gvk.is_safe:
+            return None
         path = self._dir / f"{kind.lower()}{gvk.kind_suffix}.json"
         if not path.is_file():
             return None
@@ -124,9 +141,16 @@ class EmbeddedSchemas:
         if self._definitions is None:
             assert self._dir is not None
             definitions = json.loads((self._dir / "_definitions.json").read_text())
-            quantity = definitions["$defs"].get(_QUANTITY_DEF)
-            if quantity is not None:
-                quantity["oneOf"][0]["pattern"] = QUANTITY_PATTERN
+            defs = definitions["$defs"]
+            if _QUANTITY_DEF in defs:
+                # One schema instead of a oneOf: "pattern" only constrains strings, and its
+                # error names the pattern with either validator backend.
+                defs[_QUANTITY_DEF] = {
+                    "type": ["string", "number", "null"],
+                    "pattern": QUANTITY_PATTERN,
+                }
+            if _INT_OR_STRING_DEF in defs:
+                defs[_INT_OR_STRING_DEF] = {"type": ["string", "integer", "null"]}
             self._definitions = definitions
         return self._definitions
 
@@ -164,27 +188,40 @@ class LocationSchemas:
         self.strict = strict
         self.base_dir = base_dir
         self.fetch = fetch
-        self._cache: dict[tuple[str, str], SchemaEntry | None] = {}
-        self.errors: list[str] = []
+        self._cache: dict[tuple[str, str], SchemaEntry | SchemaFetchError | None] = {}
+        self.errors: list[str] = []  # schemas found but unusable (kubeconform: "try the next")
 
     def lookup(self, api_version: str, kind: str) -> SchemaEntry | None:
         key = (api_version, kind)
         if key not in self._cache:
-            self._cache[key] = self._find(GroupVersionKind.parse(api_version, kind))
-        return self._cache[key]
+            try:
+                self._cache[key] = self._find(GroupVersionKind.parse(api_version, kind))
+            except SchemaFetchError as exc:
+                # Remembered: one unreachable server is one attempt per kind, not per document.
+                self._cache[key] = exc
+        cached = self._cache[key]
+        if isinstance(cached, SchemaFetchError):
+            raise cached
+        return cached
 
     def _find(self, gvk: GroupVersionKind) -> SchemaEntry | None:
+        if not gvk.is_safe:
+            return None
         for location in self.locations:
             target = expand_location(location, gvk, self.version, self.strict)
+            remote = _is_url(target)
             body = self._read(target)
             if body is None:
                 continue
             try:
                 schema = json.loads(body)
             except ValueError:
+                if not remote:  # kubeconform: a local file that is not JSON is an error
+                    raise SchemaFetchError(f"{target}: not a JSON schema") from None
                 self.errors.append(f"{target}: not JSON")
                 continue
             if not isinstance(schema, dict):
+                self.errors.append(f"{target}: not a JSON object")
                 continue
             try:
                 validator = compile_schema(schema, draft4="$schema" not in schema)
@@ -195,7 +232,7 @@ class LocationSchemas:
         return None
 
     def _read(self, target: str) -> bytes | None:
-        if target.startswith(("http://", "https://")):
+        if _is_url(target):
             return self.fetch(target)
         path = Path(target)
         if not path.is_absolute():
@@ -204,6 +241,20 @@ class LocationSchemas:
             return path.read_bytes()
         except OSError:
             return None
+
+
+def _is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+def normalized_version(version: str) -> str:
+    """kubeconform's ``{{ .NormalizedKubernetesVersion }}``: "1.31" -> "v1.31.0"."""
+    if version == "master":
+        return version
+    parts = version.removeprefix("v").split(".")
+    while len(parts) < 3:
+        parts.append("0")
+    return "v" + ".".join(parts)
 
 
 def expand_location(location: str, gvk: GroupVersionKind, version: str, strict: bool) -> str:
@@ -215,7 +266,7 @@ def expand_location(location: str, gvk: GroupVersionKind, version: str, strict: 
             + "/{{ .ResourceKind }}{{ .KindSuffix }}.json"
         )
     values = {
-        "NormalizedKubernetesVersion": f"v{version}.0",
+        "NormalizedKubernetesVersion": normalized_version(version),
         "StrictSuffix": "-strict" if strict else "",
         "ResourceKind": gvk.kind.lower(),
         "ResourceAPIVersion": gvk.version,
@@ -238,7 +289,7 @@ def template_variables_ok(location: str) -> str | None:
     }
     for name in re.findall(r"\{\{\s*\.(\w+)\s*\}\}", location):
         if name not in known:
-            return name
+            return str(name)
     return None
 
 
