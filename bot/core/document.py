@@ -3,8 +3,8 @@
 Parsing uses libyaml's composer (``yaml.compose_all`` with ``CSafeLoader``), which keeps the
 node tree with line marks; we build the plain Python data ourselves from that tree so we can
 detect duplicate keys, bound alias expansion and depth, and later point a finding at the exact
-line and column of the offending field. Positions are resolved lazily from the node tree: most
-documents never need one.
+line and column of the offending field. The node tree is then dropped and composed again only
+for a document that needs a position (see ``NodeSource``): most documents never do.
 
 The stream is split on ``---`` lines first (as kubeconform does) so that a syntax error in one
 document does not lose the documents after it.
@@ -26,9 +26,38 @@ from bot.core.finding import Category, Finding, ResourceRef, Severity, Source
 from bot.core.limits import DEFAULT_LIMITS, Limits
 
 try:  # libyaml is the fast path; the pure-Python loader is a correct fallback.
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+_RESOLVED: dict[str, str] = {}  # plain scalar text -> tag; names and keys repeat endlessly
+_RESOLVED_MAX = 200_000
+
+
+class _Loader(_BaseLoader):
+    """The safe loader with tag resolution memoised (libyaml calls back into Python for every
+    scalar) and YAML path resolvers, which we never register, skipped."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return _STR_TAG  # quoted: always a string, as no path resolvers exist
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+                if len(_RESOLVED) < _RESOLVED_MAX:
+                    _RESOLVED[value] = tag
+            return tag
+        if kind is MappingNode:
+            return "tag:yaml.org,2002:map"
+        return "tag:yaml.org,2002:seq"
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
 
 PathElem = str | int
 FieldPath = tuple[PathElem, ...]
@@ -78,9 +107,13 @@ class Document:
     index: int
     data: Any
     file_kind: FileKind
-    root: Node | None = None
+    source: NodeSource | None = None
     line_offset: int = 0  # lines before the chunk this document was parsed from
     base_path: FieldPath = ()  # ("items", i) for an item of an expanded List
+
+    @property
+    def root(self) -> Node | None:
+        return self.source.root if self.source is not None else None
 
     @property
     def api_version(self) -> str | None:
@@ -147,6 +180,35 @@ class Document:
             target.start_mark.column + 1,
             target.end_mark.line + 1 + self.line_offset,
         )
+
+
+class NodeSource:
+    """The node tree of one document, composed again only when a position is asked for.
+
+    Node trees take about four times the memory of the data built from them, and most
+    documents never need a position, so the loader drops each tree once the data is built;
+    the few documents with findings compose their chunk again (a fraction of a millisecond).
+    """
+
+    __slots__ = ("_root", "chunk", "position")
+
+    def __init__(self, chunk: str, position: int, root: Node | None = None) -> None:
+        self.chunk = chunk
+        self.position = position  # which document of the chunk
+        self._root = root
+
+    @property
+    def root(self) -> Node | None:
+        if self._root is None:
+            try:
+                roots = list(yaml.compose_all(self.chunk, Loader=_Loader))
+            except yaml.YAMLError:
+                return None
+            self._root = roots[self.position] if self.position < len(roots) else None
+        return self._root
+
+    def release(self) -> None:
+        self._root = None
 
 
 def _child(node: Node, elem: PathElem, *, want_key: bool, merges: int = 0) -> Node | None:
@@ -286,7 +348,7 @@ def load_text(path: str, text: str, kind: FileKind, limits: Limits = DEFAULT_LIM
                 _finding("syntax/parse-error", path, f"YAML error: {exc}", line=offset + 1)
             )
             continue
-        if not _add_documents(loaded, nodes, offset, limits, budget):
+        if not _add_documents(loaded, nodes, chunk, offset, limits, budget):
             break  # the file's node budget is spent
     if any(f.rule_id in _REFUSALS for f in loaded.findings):
         loaded.text = None
@@ -300,10 +362,15 @@ class _FileBudget:
 
 
 def _add_documents(
-    loaded: LoadedFile, roots: list[Node], offset: int, limits: Limits, budget: _FileBudget
+    loaded: LoadedFile,
+    roots: list[Node],
+    chunk: str,
+    offset: int,
+    limits: Limits,
+    budget: _FileBudget,
 ) -> bool:
     """Build the documents of one chunk; False once the file's node budget is spent."""
-    for root in roots:
+    for position, root in enumerate(roots):
         if root is None:
             continue
         builder = _Builder(loaded.path, offset, limits, budget.nodes)
@@ -314,7 +381,9 @@ def _add_documents(
             return False
         if builder.aborted or data is None:
             continue  # a refused document, or "~" (empty, as kubeconform counts it)
-        documents, problem = _expand(loaded.path, budget.index, data, loaded.kind, root, offset)
+        source = NodeSource(chunk, position, root)
+        documents, problem = _expand(loaded.path, budget.index, data, loaded.kind, source, offset)
+        source.release()
         loaded.documents.extend(documents)
         if problem is not None:
             loaded.findings.append(problem)
@@ -383,7 +452,7 @@ def _content_lines(chunk: str) -> list[str]:
 
 
 def _expand(
-    path: str, index: int, data: Any, kind: FileKind, root: Node, offset: int
+    path: str, index: int, data: Any, kind: FileKind, root: NodeSource, offset: int
 ) -> tuple[list[Document], Finding | None]:
     """A ``kind: List`` stands for its items (kubeconform: case-insensitive, exactly "list");
     ``items: []`` or no items at all is an empty list."""
@@ -427,6 +496,8 @@ class _Builder:
         self.file_nodes = file_nodes
         self._nodes = 0
         self._duplicates = 0
+        self._node_limit = limits.max_nodes_per_document
+        self._file_node_limit = limits.max_nodes_per_file
         # Aliased nodes are built once and shared; their expanded size still counts.
         self._memo: dict[int, tuple[Any, int]] = {}
 
@@ -464,6 +535,14 @@ class _Builder:
             raise _Abort
 
     def _build(self, node: Node, depth: int) -> tuple[Any, int]:
+        if node.__class__ is ScalarNode:  # the hot path: most nodes are plain strings
+            self._nodes += 1
+            self.file_nodes += 1
+            if self._nodes > self._node_limit or self.file_nodes > self._file_node_limit:
+                self._charge(0, node)
+            if node.tag == _STR_TAG and node.value[:1] not in _NUMBER_START:
+                return node.value, 1
+            return _scalar(node), 1
         memo = self._memo.get(id(node))
         if memo is not None:
             self._charge(memo[1], node)
@@ -478,9 +557,6 @@ class _Builder:
                 )
             )
             raise _Abort
-        if isinstance(node, ScalarNode):
-            self._charge(1, node)
-            return _scalar(node), 1
         size_before = self._nodes
         self._charge(1, node)
         result: tuple[Any, int]
@@ -496,16 +572,23 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        first_seen: dict[str, Node] = {}
         merged: dict[str, Any] = {}
+        first_seen: dict[str, Node] | None = None  # built only when a duplicate shows up
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            if key_node.tag == _STR_TAG and key_node.value[:1] not in _NUMBER_START:
+                key = key_node.value
+            elif key_node.tag == _MERGE_TAG:
                 merged.update(self._merge_source(value_node, depth))
                 continue
-            key = _key(key_node)
-            first = first_seen.setdefault(key, key_node)
-            if first is not key_node:
-                self._duplicate(key, key_node, first)
+            else:
+                key = _key(key_node)
+            if key in out:
+                if first_seen is None:
+                    first_seen = {}
+                    for k, _ in node.value:
+                        if k.tag != _MERGE_TAG:
+                            first_seen.setdefault(_key(k), k)
+                self._duplicate(key, key_node, first_seen[key])
             out[key] = self._build(value_node, depth + 1)[0]
         if merged:
             return {**merged, **out}

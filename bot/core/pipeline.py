@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -115,15 +117,16 @@ def run(
         )
     selected = select_files(changeset.files, config)
     charts = chart_roots(changeset.tree_paths | {f.path for f in changeset.files})
-    loaded = [
-        load_file(f.path, f.content, classify(f.path, charts), options.limits)
-        for f in selected
-        if f.content is not None
-    ]
-    for item in loaded:
-        state.findings.extend(item.findings)
-    _guarded(state, "syntax", lambda: _syntax(state, loaded))
-    _guarded(state, "schema", lambda: _schema(state, loaded))
+    with collector_paused():
+        loaded = [
+            load_file(f.path, f.content, classify(f.path, charts), options.limits)
+            for f in selected
+            if f.content is not None
+        ]
+        for item in loaded:
+            state.findings.extend(item.findings)
+        _guarded(state, "syntax", lambda: _syntax(state, loaded))
+        _guarded(state, "schema", lambda: _schema(state, loaded))
     findings = _post_process(state, {f.path: f for f in selected})
     blocking = tuple(_fails(f, config, options.fail_on) for f in findings)
     return Report(
@@ -132,6 +135,24 @@ def run(
         files=len(loaded),
         documents=sum(len(item.documents) for item in loaded),
     )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while documents are built and analyzed.
+
+    Building data allocates millions of small containers that live until the run ends, so the
+    collector's generational passes keep rescanning them for nothing: measured, they were three
+    quarters of the load time. Documents form no reference cycles (the loader's alias memo
+    shares objects, it does not loop), and reference counting still frees everything at once.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def select_files(files: Iterable[ChangedFile], config: Config) -> list[ChangedFile]:
