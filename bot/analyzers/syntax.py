@@ -20,6 +20,7 @@ from yamllint.config import YamlLintConfig, YamlLintConfigError
 from bot.core.document import LoadedFile
 from bot.core.filekind import FileKind
 from bot.core.finding import Category, Finding, Severity, Source
+from bot.core.limits import DEFAULT_LIMITS, Limits
 
 _SOURCE = Source(engine="yamllint")
 
@@ -96,15 +97,33 @@ _LINTED = {
 }
 
 
-def analyze(files: Iterable[LoadedFile], rules: SyntaxRules) -> list[Finding]:
+def analyze(
+    files: Iterable[LoadedFile], rules: SyntaxRules, limits: Limits = DEFAULT_LIMITS
+) -> list[Finding]:
     findings: list[Finding] = []
     for loaded in files:
         if loaded.text is None or loaded.kind not in _LINTED:
             continue
         if loaded.path.lower().endswith(".json"):
             continue  # JSON is YAML to the parser, but YAML style rules do not apply to it
+        if len(loaded.text) > limits.max_lint_chars:
+            findings.append(_too_large_to_lint(loaded.path, len(loaded.text), limits))
+            continue
         findings.extend(lint(loaded.path, loaded.text, rules))
     return findings
+
+
+def _too_large_to_lint(path: str, size: int, limits: Limits) -> Finding:
+    return Finding(
+        rule_id="syntax/style-skipped",
+        category=Category.SYNTAX,
+        severity=Severity.NOTICE,
+        message=f"File has {size:,} characters, over {limits.max_lint_chars:,}: it was parsed "
+        "and validated, but style rules were skipped.",
+        path=path,
+        source=_SOURCE,
+        locator="style-skipped",
+    )
 
 
 def lint(path: str, text: str, rules: SyntaxRules) -> list[Finding]:

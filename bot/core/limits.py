@@ -18,6 +18,9 @@ class Limits:
     max_depth: int = 256
     # Repeats of one problem in one document (duplicate keys) reported before going quiet.
     max_findings_per_document: int = 100
+    # yamllint's pure-Python scanner reads about 14,000 lines a second: beyond this size a file
+    # is still parsed and validated, but its style rules are skipped (with a notice).
+    max_lint_chars: int = 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()

@@ -195,7 +195,7 @@ def _syntax(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
         return []
     rules, problems = syntax_analyzer.build_rules(state.config.syntax.rules)
     out = [_config_problem(state.config, ("syntax", "rules"), p) for p in problems]
-    return out + syntax_analyzer.analyze(loaded, rules)
+    return out + syntax_analyzer.analyze(loaded, rules, state.options.limits)
 
 
 def _schema(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
