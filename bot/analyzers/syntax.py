@@ -10,6 +10,8 @@ trailing spaces and the final newline.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,20 +99,47 @@ _LINTED = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class LintJob:
+    """What linting one file needs; small, so it can be sent to a worker process."""
+
+    path: str
+    text: str
+
+
+def jobs_for(files: Iterable[LoadedFile]) -> list[LintJob]:
+    """The files style rules apply to: YAML text we could read, of a kind that is linted."""
+    return [
+        LintJob(loaded.path, loaded.text)
+        for loaded in files
+        if loaded.text is not None
+        and loaded.kind in _LINTED
+        # JSON is YAML to the parser, but YAML style rules do not apply to it.
+        and not loaded.path.lower().endswith(".json")
+    ]
+
+
+def run_job(job: LintJob, rules: SyntaxRules, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+    if len(job.text) > limits.max_lint_chars:
+        return [_too_large_to_lint(job.path, len(job.text), limits)]
+    return lint(job.path, job.text, rules)
+
+
+def run_job_with_overrides(job: LintJob, overrides: str, limits: Limits) -> list[Finding]:
+    """``run_job`` for a worker process: rules are rebuilt (once per process) from the JSON
+    of the config's ``syntax.rules``, since yamllint's config object is not sent across."""
+    return run_job(job, _rules_from_json(overrides), limits)
+
+
+@functools.lru_cache(maxsize=8)
+def _rules_from_json(overrides: str) -> SyntaxRules:
+    return build_rules(json.loads(overrides))[0]
+
+
 def analyze(
     files: Iterable[LoadedFile], rules: SyntaxRules, limits: Limits = DEFAULT_LIMITS
 ) -> list[Finding]:
-    findings: list[Finding] = []
-    for loaded in files:
-        if loaded.text is None or loaded.kind not in _LINTED:
-            continue
-        if loaded.path.lower().endswith(".json"):
-            continue  # JSON is YAML to the parser, but YAML style rules do not apply to it
-        if len(loaded.text) > limits.max_lint_chars:
-            findings.append(_too_large_to_lint(loaded.path, len(loaded.text), limits))
-            continue
-        findings.extend(lint(loaded.path, loaded.text, rules))
-    return findings
+    return [finding for job in jobs_for(files) for finding in run_job(job, rules, limits)]
 
 
 def _too_large_to_lint(path: str, size: int, limits: Limits) -> Finding:

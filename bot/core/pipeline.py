@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import fnmatch
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from wcmatch import glob as wcglob
 
@@ -33,6 +35,21 @@ from bot.core.kustomize import patch_paths
 from bot.core.limits import DEFAULT_LIMITS, Limits
 
 _GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.DOTGLOB | wcglob.BRACE
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Mapper(Protocol):
+    """Applies a picklable function to every item, in order: in this process, or spread over
+    worker processes by the engine the caller chose (``bot.engines.parallel``)."""
+
+    def __call__(self, fn: Callable[[T], R], items: Sequence[T], /) -> list[R]: ...
+
+
+def sequential(fn: Callable[[T], R], items: Sequence[T], /) -> list[R]:
+    return [fn(item) for item in items]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +84,8 @@ class Engines:
         lambda _config, _version, _strict: ()
     )
     kubeconform: SchemaBackend | None = None
+    # How per-file work (loading, style rules) is spread: in-process unless the caller says.
+    map: Mapper = sequential
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +137,7 @@ def run(
     selected = select_files(changeset.files, config)
     charts = chart_roots(changeset.tree_paths | {f.path for f in changeset.files})
     with collector_paused():
-        loaded = [
-            load_file(f.path, f.content, classify(f.path, charts), options.limits)
-            for f in selected
-            if f.content is not None
-        ]
+        loaded = load_files(selected, charts, options.limits, state.engines.map)
         for item in loaded:
             state.findings.extend(item.findings)
         _guarded(state, "syntax", lambda: _syntax(state, loaded))
@@ -135,6 +150,33 @@ def run(
         files=len(loaded),
         documents=sum(len(item.documents) for item in loaded),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadTask:
+    path: str
+    content: bytes
+    kind: FileKind
+
+
+def _load_task(task: _LoadTask, limits: Limits) -> LoadedFile:
+    with collector_paused():  # also in worker processes
+        return load_file(task.path, task.content, task.kind, limits)
+
+
+def load_files(
+    files: Iterable[ChangedFile],
+    charts: Collection[str],
+    limits: Limits = DEFAULT_LIMITS,
+    mapper: Mapper = sequential,
+) -> list[LoadedFile]:
+    """Load (decode, parse, build) every file that has content, in order."""
+    tasks = [
+        _LoadTask(f.path, f.content, classify(f.path, charts))
+        for f in files
+        if f.content is not None
+    ]
+    return mapper(partial(_load_task, limits=limits), tasks)
 
 
 @contextmanager
@@ -193,9 +235,17 @@ def _wanted(state: _Run, category: Category) -> bool:
 def _syntax(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
     if not _wanted(state, Category.SYNTAX):
         return []
-    rules, problems = syntax_analyzer.build_rules(state.config.syntax.rules)
+    overrides = state.config.syntax.rules
+    _, problems = syntax_analyzer.build_rules(overrides)
     out = [_config_problem(state.config, ("syntax", "rules"), p) for p in problems]
-    return out + syntax_analyzer.analyze(loaded, rules, state.options.limits)
+    task = partial(
+        syntax_analyzer.run_job_with_overrides,
+        overrides=json.dumps(overrides, sort_keys=True, default=str),
+        limits=state.options.limits,
+    )
+    for findings in state.engines.map(task, syntax_analyzer.jobs_for(loaded)):
+        out.extend(findings)
+    return out
 
 
 def _schema(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
