@@ -267,8 +267,7 @@ def decode(
             _finding(
                 "syntax/file-too-large",
                 path,
-                f"File is {len(content):,} bytes, over the {limits.max_file_bytes:,}-byte limit; "
-                "it was not checked.",
+                f"File is over the {limits.max_file_bytes:,}-byte limit; it was not checked.",
                 line=None,
             )
         ]

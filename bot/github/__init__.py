@@ -1,0 +1,1 @@
+"""The GitHub App: the only package that knows GitHub exists."""

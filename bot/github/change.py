@@ -1,0 +1,178 @@
+"""Reading a pull request (or a merge group) from GitHub into a ChangeSet.
+
+The files come from the PR files API (GitHub stops at 3,000: a bigger change is reported as not
+fully checked, never as passing); their contents at the head SHA come from ONE tarball call,
+which also gives the rest of the tree as context (CRDs for custom resources), so the number of
+API calls does not grow with the number of files. The configuration comes from the BASE SHA: a
+pull request cannot relax its own gate; if it edits the config, the new file is validated and
+reported, but not used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from bot.core.changeset import ChangedFile, ChangeSet, FileStatus
+from bot.core.filekind import CONFIG_PATHS, is_candidate
+from bot.github.client import GitHubClient, GitHubError
+from bot.github.tarball import DEFAULT_TAR_LIMITS, TarballError, TarLimits, Tree, read_tree
+
+GITHUB_FILE_LIMIT = 3000
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+_STATUS = {
+    "added": FileStatus.ADDED,
+    "removed": FileStatus.REMOVED,
+    "modified": FileStatus.MODIFIED,
+    "renamed": FileStatus.MODIFIED,
+    "copied": FileStatus.ADDED,
+    "changed": FileStatus.MODIFIED,
+    "unchanged": FileStatus.UNCHANGED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRef:
+    """Which change to read: a pull request, or a merge group (``pr_number`` None)."""
+
+    installation_id: int
+    repo: str  # "owner/name"
+    head_sha: str
+    base_sha: str
+    pr_number: int | None = None
+
+
+@dataclass(slots=True)
+class FetchedChange:
+    changeset: ChangeSet
+    # Why the check could not cover everything (the check run must then fail, not pass).
+    incomplete: list[str] = field(default_factory=list)
+    api_calls: int = 0
+
+
+async def read_change(
+    client: GitHubClient, ref: ChangeRef, limits: TarLimits = DEFAULT_TAR_LIMITS
+) -> FetchedChange:
+    incomplete: list[str] = []
+    entries = await _changed_files(client, ref)
+    if len(entries) >= GITHUB_FILE_LIMIT:
+        incomplete.append(
+            f"GitHub lists at most {GITHUB_FILE_LIMIT:,} files of a pull request; files past "
+            "that could not be checked."
+        )
+    changed = {e["filename"]: e for e in entries if isinstance(e.get("filename"), str)}
+    tree = await _head_tree(client, ref, limits, incomplete)
+    files = []
+    for path, entry in sorted(changed.items()):
+        if not is_candidate(path):
+            continue
+        status = _STATUS.get(str(entry.get("status")), FileStatus.MODIFIED)
+        content = None if status is FileStatus.REMOVED else tree.files.get(path)
+        if status is not FileStatus.REMOVED and content is None:
+            incomplete.append(f"{path}: not found in the head commit's archive.")
+            continue
+        files.append(ChangedFile(path, content, status, _added_lines(entry)))
+    config_text, config_path = await _base_config(client, ref, tree.paths, changed)
+    proposed = _proposed_config(config_path, changed, tree.files)
+    changeset = ChangeSet(
+        files=tuple(files),
+        tree_paths=frozenset(tree.paths),
+        read_context=tree.files.get,
+        config_text=config_text,
+        config_path=config_path,
+        proposed_config_text=proposed,
+    )
+    return FetchedChange(changeset, incomplete + tree.problems)
+
+
+async def _changed_files(client: GitHubClient, ref: ChangeRef) -> list[dict[str, Any]]:
+    owner_repo = ref.repo
+    if ref.pr_number is not None:
+        return await client.paginate(
+            f"/repos/{owner_repo}/pulls/{ref.pr_number}/files",
+            installation_id=ref.installation_id,
+            limit=GITHUB_FILE_LIMIT,
+        )
+    # A merge group: what it adds on top of its base branch.
+    compare = await client.json(
+        "GET",
+        f"/repos/{owner_repo}/compare/{ref.base_sha}...{ref.head_sha}",
+        installation_id=ref.installation_id,
+    )
+    files = compare.get("files", []) if isinstance(compare, dict) else []
+    return [f for f in files if isinstance(f, dict)]
+
+
+async def _head_tree(
+    client: GitHubClient, ref: ChangeRef, limits: TarLimits, incomplete: list[str]
+) -> Tree:
+    response = await client.request(
+        "GET",
+        f"/repos/{ref.repo}/tarball/{ref.head_sha}",
+        installation_id=ref.installation_id,
+        accept="application/vnd.github+json",
+    )
+    try:
+        return read_tree(response.body, is_candidate, limits)
+    except TarballError as exc:
+        incomplete.append(str(exc))
+        return Tree()
+
+
+async def _base_config(
+    client: GitHubClient,
+    ref: ChangeRef,
+    head_paths: set[str],
+    changed: dict[str, dict[str, Any]],
+) -> tuple[str | None, str]:
+    """The config at the base SHA. A path absent from the head tree and not touched by the
+    change cannot exist at the base either, so it costs no API call."""
+    candidates = [p for p in CONFIG_PATHS if p in head_paths or p in changed]
+    for path in candidates:
+        try:
+            response = await client.request(
+                "GET",
+                f"/repos/{ref.repo}/contents/{quote(path)}?ref={ref.base_sha}",
+                installation_id=ref.installation_id,
+                accept="application/vnd.github.raw",
+            )
+        except GitHubError as exc:
+            if exc.status == 404:
+                continue
+            raise
+        return response.body.decode("utf-8", "replace"), path
+    return None, candidates[0] if candidates else CONFIG_PATHS[0]
+
+
+def _proposed_config(
+    config_path: str, changed: dict[str, dict[str, Any]], head_files: dict[str, bytes]
+) -> str | None:
+    entry = changed.get(config_path)
+    if entry is None or entry.get("status") == "removed":
+        return None
+    content = head_files.get(config_path)
+    return content.decode("utf-8", "replace") if content is not None else None
+
+
+def _added_lines(entry: dict[str, Any]) -> frozenset[int] | None:
+    """Lines the change adds, from the file's patch; None (every line) when GitHub sent no
+    patch (binary or too large a diff)."""
+    patch = entry.get("patch")
+    if not isinstance(patch, str):
+        return None
+    lines: set[int] = set()
+    current = 0
+    for text in patch.split("\n"):
+        match = _HUNK.match(text)
+        if match:
+            current = int(match.group(1))
+            continue
+        if text.startswith("+"):
+            lines.add(current)
+            current += 1
+        elif text.startswith(" ") or text == "":
+            current += 1
+        # "-" lines do not exist in the new file; "\ No newline" is not a line
+    return frozenset(lines)

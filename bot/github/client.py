@@ -1,0 +1,278 @@
+"""A small GitHub REST client over aiohttp that survives GitHub's bad moments.
+
+Retries what GitHub says to retry and nothing else (reference/github-platform.md §3): 5xx and
+network errors with exponential backoff and full jitter; secondary rate limits (403/429 with
+``Retry-After``) after the time GitHub asks; primary rate limits (``x-ratelimit-remaining: 0``)
+until ``x-ratelimit-reset``; a 401 once, with a fresh installation token. Every wait must fit in
+the caller's deadline, or the call fails with the reason, so a job can conclude its check run
+``failure`` instead of hanging. Other 4xx are the caller's mistake and fail at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+import aiohttp
+
+from bot import __version__
+from bot.errors import BotError
+
+USER_AGENT = f"gitops-gate/{__version__}"
+API_VERSION = "2022-11-28"
+JSON_ACCEPT = "application/vnd.github+json"
+
+TokenSource = Callable[[int], Awaitable[str]]  # installation id -> installation token
+CallObserver = Callable[[str, str], None]  # (endpoint template, status or error) for metrics
+
+
+class GitHubError(BotError):
+    """A GitHub call that failed for good (after retries where retrying made sense)."""
+
+    def __init__(self, message: str, *, status: int | None = None, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.endpoint = endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    request_timeout: float = 15.0
+    # Longest a single call may spend retrying before it gives up with the reason.
+    deadline: float = 120.0
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body) if self.body else None
+
+    def next_link(self) -> str | None:
+        """The ``rel="next"`` URL of GitHub's ``Link`` header, for pagination."""
+        for part in self.headers.get("Link", "").split(","):
+            match = re.search(r'<([^>]+)>\s*;\s*rel="next"', part)
+            if match:
+                return match.group(1)
+        return None
+
+
+@dataclass(slots=True)
+class _Attempt:
+    number: int = 0
+    refreshed_token: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+
+class GitHubClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_url: str,
+        *,
+        tokens: TokenSource,
+        invalidate_token: Callable[[int], None],
+        app_jwt: Callable[[], str],
+        policy: RetryPolicy = RetryPolicy(),
+        observe: CallObserver | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session = session
+        self.api_url = api_url.rstrip("/") + "/"
+        self.tokens = tokens
+        self.invalidate_token = invalidate_token
+        self.app_jwt = app_jwt
+        self.policy = policy
+        self.observe = observe
+        self.sleep = sleep
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def url(self, path: str) -> str:
+        return (
+            path
+            if path.startswith(("http://", "https://"))
+            else urljoin(self.api_url, path.lstrip("/"))
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        installation_id: int | None = None,
+        as_app: bool = False,
+        json: Any = None,
+        accept: str = JSON_ACCEPT,
+        deadline: float | None = None,
+    ) -> Response:
+        """One API call with GitHub's retry rules; raises GitHubError when it cannot succeed."""
+        url = self.url(path)
+        endpoint = endpoint_template(method, url)
+        give_up_at = self.clock() + (deadline if deadline is not None else self.policy.deadline)
+        attempt = _Attempt()
+        while True:
+            attempt.number += 1
+            headers = await self._headers(installation_id, as_app, accept)
+            try:
+                response = await self._send(method, url, headers, json)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self._observe(endpoint, type(exc).__name__)
+                reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                await self._wait(
+                    self._backoff(attempt.number), reason, attempt, give_up_at, endpoint
+                )
+                continue
+            self._observe(endpoint, str(response.status))
+            if response.status < 400:
+                return response
+            delay, reason = self._retry_after(response, attempt, installation_id)
+            if delay is None:
+                raise GitHubError(
+                    f"{method} {endpoint}: HTTP {response.status}: {_message(response)}",
+                    status=response.status,
+                    endpoint=endpoint,
+                )
+            await self._wait(delay, reason, attempt, give_up_at, endpoint)
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self.request(method, path, **kwargs)).json()
+
+    async def paginate(
+        self, path: str, *, installation_id: int, limit: int | None = None, key: str | None = None
+    ) -> list[Any]:
+        """Every item of a paginated list (``key`` for wrapped lists like check runs)."""
+        items: list[Any] = []
+        url: str | None = path + ("&" if "?" in path else "?") + "per_page=100"
+        while url is not None:
+            response = await self.request("GET", url, installation_id=installation_id)
+            page = response.json()
+            items.extend(page[key] if key else page)
+            if limit is not None and len(items) >= limit:
+                return items[:limit]
+            url = response.next_link()
+        return items
+
+    async def _headers(
+        self, installation_id: int | None, as_app: bool, accept: str
+    ) -> dict[str, str]:
+        headers = {
+            "Accept": accept,
+            "User-Agent": USER_AGENT,
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        if as_app:
+            headers["Authorization"] = f"Bearer {self.app_jwt()}"
+        elif installation_id is not None:
+            headers["Authorization"] = f"token {await self.tokens(installation_id)}"
+        return headers
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], json: Any) -> Response:
+        timeout = aiohttp.ClientTimeout(total=self.policy.request_timeout)
+        async with self.session.request(
+            method, url, headers=headers, json=json, timeout=timeout
+        ) as raw:
+            body = await raw.read()
+            return Response(raw.status, dict(raw.headers), body, str(raw.url))
+
+    def _retry_after(
+        self, response: Response, attempt: _Attempt, installation_id: int | None
+    ) -> tuple[float | None, str]:
+        """How long to wait before retrying this response, or None when retrying is wrong."""
+        status = response.status
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        if status == 401 and installation_id is not None and not attempt.refreshed_token:
+            # An installation token can expire or be revoked early: fetch a new one, once.
+            self.invalidate_token(installation_id)
+            attempt.refreshed_token = True
+            return 0.0, "HTTP 401 (token refreshed)"
+        if status in (403, 429):
+            if "retry-after" in headers:
+                return _seconds(headers["retry-after"]), f"secondary rate limit (HTTP {status})"
+            if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+                wait = max(0.0, _seconds(headers["x-ratelimit-reset"]) - time.time()) + 1.0
+                return wait, f"rate limit exhausted (HTTP {status})"
+            if status == 429:
+                return self._backoff(attempt.number), "HTTP 429"
+            if "secondary rate limit" in _message(response).lower():
+                return max(60.0, self._backoff(attempt.number)), "secondary rate limit"
+            return None, ""
+        if status >= 500:
+            return self._backoff(attempt.number), f"HTTP {status}"
+        return None, ""
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter (so a fleet of retries does not synchronise)."""
+        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    async def _wait(
+        self, delay: float, reason: str, attempt: _Attempt, give_up_at: float, endpoint: str
+    ) -> None:
+        attempt.reasons.append(reason)
+        if self.clock() + delay > give_up_at:
+            raise GitHubError(
+                f"{endpoint}: gave up after {attempt.number} attempts within the deadline "
+                f"(last: {reason})",
+                endpoint=endpoint,
+            )
+        await self.sleep(delay)
+
+    def _observe(self, endpoint: str, outcome: str) -> None:
+        if self.observe is not None:
+            self.observe(endpoint, outcome)
+
+
+def endpoint_template(method: str, url: str) -> str:
+    """``GET /repos/{owner}/{repo}/pulls/{number}/files``: a low-cardinality metrics label."""
+    path = re.sub(r"^https?://[^/]+", "", url).split("?")[0]
+    path = re.sub(r"^/api/v3", "", path)  # GitHub Enterprise Server's prefix
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "repos":
+        parts[1], parts[2] = "{owner}", "{repo}"
+    out = []
+    for index, part in enumerate(parts):
+        if re.fullmatch(r"\d+", part):
+            out.append("{id}")
+        elif re.fullmatch(r"[0-9a-f]{40}", part):
+            out.append("{sha}")
+        elif index > 0 and parts[index - 1] in ("contents", "tarball", "commits") and part:
+            out.append("{ref}")
+            break
+        else:
+            out.append(part)
+    return f"{method} /" + "/".join(out)
+
+
+def _seconds(value: str) -> float:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 60.0
+
+
+def _message(response: Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.body[:200].decode("utf-8", "replace")
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        errors = data.get("errors")
+        message: str = data["message"]
+        return message + (f" {jsonlib.dumps(errors)[:500]}" if errors else "")
+    return str(data)[:200]
