@@ -159,3 +159,27 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
         click.echo(rendered, nl=False)
     else:
         output.write_text(rendered, encoding="utf-8")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the GitHub App (settings from GITOPS_GATE_* environment variables)."""
+    import logging
+
+    from aiohttp import web
+
+    from bot.github.app import create_app
+    from bot.settings import load_settings
+
+    try:
+        settings = load_settings(os.environ)
+    except BotError as exc:
+        click.echo(f"gitops-gate: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    logging.basicConfig(
+        level=os.environ.get("GITOPS_GATE_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    web.run_app(create_app(settings), host=host, port=port, print=None)
