@@ -14,6 +14,8 @@ secret) never appear in a message or in ``repr(settings)``.
 - ``GITOPS_GATE_WORKERS``: concurrent jobs, 1..64; default 4.
 - ``GITOPS_GATE_JOB_DEADLINE``: seconds a job may take before its check run fails; default 600.
 - ``GITOPS_GATE_CHECK_DRAFTS``: check draft pull requests (true/false); default true.
+- ``GITOPS_GATE_RETRY_BASE_DELAY``: seconds before the first retry of a failed GitHub call
+  (doubling, with jitter, up to 30 s); default 0.5.
 
 A variable set to the empty string counts as unset (except the webhook secret, which is then
 reported as empty).
@@ -44,6 +46,7 @@ DATABASE = "GITOPS_GATE_DATABASE"
 WORKERS = "GITOPS_GATE_WORKERS"
 JOB_DEADLINE = "GITOPS_GATE_JOB_DEADLINE"
 CHECK_DRAFTS = "GITOPS_GATE_CHECK_DRAFTS"
+RETRY_BASE_DELAY = "GITOPS_GATE_RETRY_BASE_DELAY"
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_DATABASE = "./gitops-gate.db"
@@ -52,6 +55,8 @@ MAX_WORKERS = 64
 DEFAULT_JOB_DEADLINE = 600.0
 MAX_JOB_DEADLINE = 86_400.0
 DEFAULT_CHECK_DRAFTS = True
+DEFAULT_RETRY_BASE_DELAY = 0.5
+MAX_RETRY_BASE_DELAY = 60.0
 MAX_KEY_FILE_BYTES = 64 * 1024
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -72,6 +77,7 @@ class Settings:
     workers: int = DEFAULT_WORKERS
     job_deadline: float = DEFAULT_JOB_DEADLINE
     check_drafts: bool = DEFAULT_CHECK_DRAFTS
+    retry_base_delay: float = DEFAULT_RETRY_BASE_DELAY
     private_key_source: str = PRIVATE_KEY
     """Where the key came from: the variable's name or ``file <path>`` (safe to log)."""
 
@@ -81,6 +87,7 @@ class Settings:
             f"webhook_secret={_REDACTED}, github_api_url={self.github_api_url!r}, "
             f"database={str(self.database)!r}, workers={self.workers}, "
             f"job_deadline={self.job_deadline:g}, check_drafts={self.check_drafts}, "
+            f"retry_base_delay={self.retry_base_delay:g}, "
             f"private_key_source={self.private_key_source!r})"
         )
 
@@ -105,6 +112,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     )
     deadline = _deadline(_get(environ, JOB_DEADLINE), problems)
     check_drafts = _bool(_get(environ, CHECK_DRAFTS), CHECK_DRAFTS, DEFAULT_CHECK_DRAFTS, problems)
+    retry_base_delay = _seconds(
+        _get(environ, RETRY_BASE_DELAY),
+        RETRY_BASE_DELAY,
+        DEFAULT_RETRY_BASE_DELAY,
+        MAX_RETRY_BASE_DELAY,
+        problems,
+    )
 
     if problems:
         raise SettingsError(problems)
@@ -118,6 +132,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         workers=workers,
         job_deadline=deadline,
         check_drafts=check_drafts,
+        retry_base_delay=retry_base_delay,
         private_key_source=key_source,
     )
 
@@ -302,6 +317,19 @@ def _deadline(raw: str | None, problems: list[str]) -> float:
             f"got {raw!r}"
         )
         return DEFAULT_JOB_DEADLINE
+    return value
+
+
+def _seconds(raw: str | None, name: str, default: float, high: float, problems: list[str]) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 < value <= high:
+        problems.append(f"{name} must be more than 0 and at most {high:g} seconds, got {raw!r}")
+        return default
     return value
 
 

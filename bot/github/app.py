@@ -55,7 +55,8 @@ def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> web.A
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
-    app.cleanup_ctx.append(_lifecycle(settings, retry or RetryPolicy()))
+    policy = retry or RetryPolicy(base_delay=settings.retry_base_delay)
+    app.cleanup_ctx.append(_lifecycle(settings, policy))
     return app
 
 

@@ -115,6 +115,7 @@ class Emulator:
         r.add_get(repo + "/tarball", self.get_tarball)
         r.add_get("/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", self.codeload)
         r.add_get(repo + "/commits/{ref}", self.get_commit)
+        r.add_get(repo + "/compare/{basehead}", self.compare)
         r.add_get(repo + "/commits/{ref}/check-runs", self.list_check_runs_for_ref)
         r.add_post(repo + "/check-runs", self.create_check_run)
         r.add_get(repo + "/check-runs/{id}", self.get_check_run)
@@ -591,6 +592,33 @@ class Emulator:
                     },
                     "parents": [{"sha": p} for p in commit.parents],
                     "files": [render.file_change(f, repo, sha, self.base) for f in files],
+                }
+            )
+
+    async def compare(self, request: web.Request) -> web.StreamResponse:
+        """``GET /repos/{o}/{r}/compare/{base}...{head}``: the files the head changes (GitHub
+        lists at most 300 files here; merge groups are small)."""
+        _, repo = self._token(request, ("contents",))
+        base_ref, sep, head_ref = request.match_info["basehead"].partition("...")
+        if not sep:
+            raise not_found()
+        with self.state.lock:
+            base, head = repo.resolve(base_ref), repo.resolve(head_ref)
+            if base is None or head is None:
+                raise not_found()
+            self._tag_sha(request, repo, head)
+            files = repo.diff(base, head)[:300]
+            return _json(
+                {
+                    "url": f"{self.base}/repos/{repo.full_name}/compare/{base}...{head}",
+                    "status": "ahead",
+                    "ahead_by": 1,
+                    "behind_by": 0,
+                    "total_commits": 1,
+                    "base_commit": {"sha": base},
+                    "merge_base_commit": {"sha": base},
+                    "commits": [],
+                    "files": [render.file_change(f, repo, head, self.base) for f in files],
                 }
             )
 
