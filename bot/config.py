@@ -69,6 +69,12 @@ class Environment:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportConfig:
+    # Annotations on the check run; past the cap the summary says how many were left out.
+    max_annotations: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     kubernetes_version: str | None = None  # "1.37"; None = newest shipped
     include: tuple[str, ...] = ()
@@ -77,10 +83,13 @@ class Config:
     syntax: SyntaxConfig = SyntaxConfig()
     severity: tuple[tuple[str, str], ...] = ()  # global (rule_id glob, severity or "off")
     environments: tuple[Environment, ...] = ()
+    report: ReportConfig = ReportConfig()
     source_path: str | None = None
 
 
-_LATER_SECTIONS = ("policies", "secrets", "images", "render", "report", "commands")
+_LATER_SECTIONS = ("policies", "secrets", "images", "render", "commands")
+_LATER_REPORT_KEYS = ("review_comments", "summary_comment")
+_MAX_ANNOTATIONS_CEILING = 50_000
 _SEVERITY_WORDS = ("error", "warning", "notice", "off")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 
@@ -211,6 +220,7 @@ def parse_config(
             "syntax",
             "severity",
             "environments",
+            "report",
             *_LATER_SECTIONS,
         ),
     )
@@ -231,6 +241,7 @@ def parse_config(
         syntax=_syntax(reader, top.get("syntax")),
         severity=reader.severity_map(top.get("severity"), ("severity",)),
         environments=_environments(reader, top.get("environments")),
+        report=_report(reader, top.get("report")),
         source_path=path,
     )
     return config, findings + reader.findings
@@ -279,6 +290,34 @@ def _schema(reader: _Reader, value: Any) -> SchemaConfig:
         ),
         skip_kinds=reader.strings(data.get("skip"), (*where, "skip")),
     )
+
+
+def _report(reader: _Reader, value: Any) -> ReportConfig:
+    where: FieldPath = ("report",)
+    data = reader.mapping(value, where, ("max_annotations", *_LATER_REPORT_KEYS))
+    for key in _LATER_REPORT_KEYS:
+        if key in data:
+            reader.problem(
+                (*where, key),
+                "config/not-supported",
+                f'"report.{key}" is not supported by this version of gitops-gate yet; '
+                "it is ignored.",
+                key=True,
+                severity=Severity.NOTICE,
+            )
+    cap = data.get("max_annotations")
+    if cap is None:
+        return ReportConfig()
+    if (
+        isinstance(cap, bool)
+        or not isinstance(cap, int)
+        or not 0 <= cap <= _MAX_ANNOTATIONS_CEILING
+    ):
+        reader.invalid(
+            (*where, "max_annotations"), cap, f"an integer from 0 to {_MAX_ANNOTATIONS_CEILING:,}"
+        )
+        return ReportConfig()
+    return ReportConfig(max_annotations=cap)
 
 
 def _syntax(reader: _Reader, value: Any) -> SyntaxConfig:

@@ -164,3 +164,14 @@ def test_bad_yamllint_options_are_config_findings(check) -> None:  # type: ignor
     )
     assert [f.rule_id for f in report.findings] == ["config/invalid-value"]
     assert "no-such-rule" in report.findings[0].message
+
+
+def test_report_annotation_cap() -> None:
+    config, findings = parse_config("report:\n  max_annotations: 120\n")
+    assert findings == [] and config.report.max_annotations == 120
+    config, findings = parse_config("report:\n  max_annotations: -1\n  review_comments: true\n")
+    assert config.report.max_annotations == 1000
+    assert {(f.rule_id, f.line) for f in findings} == {
+        ("config/invalid-value", 2),
+        ("config/not-supported", 3),
+    }

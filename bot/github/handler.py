@@ -54,23 +54,24 @@ class AnalysisHandler:
         fetched = await read_change(self.client, ref)
         if await ctx.superseded():
             return SUPERSEDED
-        report = await asyncio.to_thread(self.analyze, fetched.changeset)
+        report, cap = await asyncio.to_thread(self.analyze, fetched.changeset)
         if await ctx.superseded():
             return SUPERSEDED
         incomplete = " ".join(fetched.incomplete) or None
-        output = check_run.render(
-            report, max_annotations=self.max_annotations, incomplete=incomplete
-        )
+        output = check_run.render(report, max_annotations=cap, incomplete=incomplete)
         await self.checks.finish(job.repo, job.installation_id, check_run_id, output)
         return output.conclusion
 
-    def analyze(self, changeset: ChangeSet) -> Report:
+    def analyze(self, changeset: ChangeSet) -> tuple[Report, int]:
+        """The report, and the annotation cap (the base config's, else the App's)."""
         config, config_findings = parse_config(
             changeset.config_text,
             changeset.config_path or DEFAULT_CONFIG_PATH,
             supported_versions=shipped_versions(),
         )
-        return run(changeset, config, Options(), self.engines, config_findings)
+        report = run(changeset, config, Options(), self.engines, config_findings)
+        cap = config.report.max_annotations if config.source_path else self.max_annotations
+        return report, cap
 
     async def on_failure(self, job: Job, reason: str) -> None:
         """The job raised or ran out of time: its check run concludes ``failure``."""

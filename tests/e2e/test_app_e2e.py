@@ -238,3 +238,39 @@ def test_700_findings_take_14_annotation_requests_all_accepted(bot: Bot) -> None
     assert all(len(e.body["output"]["annotations"]) == 50 for e in with_annotations)
     rejected = [r for r in bot.emulator.state.requests() if r.status == 422]
     assert rejected == []
+
+
+def test_the_base_config_caps_annotations_and_says_how_many_were_left_out(
+    emulator: object, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from tests.e2e.conftest import Bot
+    from tests.github_emulator.fixtures import EmulatorHandle
+
+    assert isinstance(emulator, EmulatorHandle) and isinstance(tmp_path, Path)
+    app, installation, repo = emulator.setup_app(
+        "octo-org/capped", files={".github/gitops-gate.yml": "report:\n  max_annotations: 60\n"}
+    )
+    bot = Bot(emulator, app, installation, repo, tmp_path)
+    bot.start()
+    try:
+        base = repo.branches["main"]
+        bad = GOOD.replace("  selector:", '  replicas: "2"\n  selector:')
+        head = repo.commit_changes(
+            base,
+            {
+                f"apps/a{i}/deployment.yaml": bad.replace("name: web", f"name: w{i}")
+                for i in range(100)
+            },
+        )
+        pr = repo.open_pull_request(base_sha=base, head_sha=head)
+        bot.deliver(bot.pr_delivery("opened", pr))
+        (run,) = wait_for(lambda: _completed(bot, head), what="the check run")
+    finally:
+        bot.stop()
+    assert len(run.annotations) == 60
+    batches = [e for e in run.events if (e.body.get("output") or {}).get("annotations")]
+    assert [len(e.body["output"]["annotations"]) for e in batches] == [50, 10]
+    assert "40 findings not annotated: at most 60 annotations" in run.output["summary"]
+    assert run.conclusion == "failure"
