@@ -110,7 +110,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     workers = _int_in_range(
         _get(environ, WORKERS), WORKERS, DEFAULT_WORKERS, 1, MAX_WORKERS, problems
     )
-    deadline = _deadline(_get(environ, JOB_DEADLINE), problems)
+    deadline = _seconds(
+        _get(environ, JOB_DEADLINE), JOB_DEADLINE, DEFAULT_JOB_DEADLINE, MAX_JOB_DEADLINE, problems
+    )
     check_drafts = _bool(_get(environ, CHECK_DRAFTS), CHECK_DRAFTS, DEFAULT_CHECK_DRAFTS, problems)
     retry_base_delay = _seconds(
         _get(environ, RETRY_BASE_DELAY),
@@ -303,30 +305,14 @@ def _int_in_range(
     return value
 
 
-def _deadline(raw: str | None, problems: list[str]) -> float:
-    if raw is None:
-        return DEFAULT_JOB_DEADLINE
-    try:
-        value = float(raw)
-    except ValueError:
-        problems.append(f"{JOB_DEADLINE} must be a number of seconds, got {raw!r}")
-        return DEFAULT_JOB_DEADLINE
-    if not math.isfinite(value) or not 0 < value <= MAX_JOB_DEADLINE:
-        problems.append(
-            f"{JOB_DEADLINE} must be more than 0 and at most {MAX_JOB_DEADLINE:g} seconds, "
-            f"got {raw!r}"
-        )
-        return DEFAULT_JOB_DEADLINE
-    return value
-
-
 def _seconds(raw: str | None, name: str, default: float, high: float, problems: list[str]) -> float:
     if raw is None:
         return default
     try:
         value = float(raw)
     except ValueError:
-        value = math.nan
+        problems.append(f"{name} must be a number of seconds, got {raw!r}")
+        return default
     if not math.isfinite(value) or not 0 < value <= high:
         problems.append(f"{name} must be more than 0 and at most {high:g} seconds, got {raw!r}")
         return default

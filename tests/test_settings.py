@@ -481,6 +481,8 @@ def test_errors_never_show_the_secret_or_key(env: dict[str, str], pem: str) -> N
 def test_retry_base_delay(env: dict[str, str]) -> None:
     assert load_settings(env).retry_base_delay == 0.5
     assert load_settings({**env, "GITOPS_GATE_RETRY_BASE_DELAY": "0.05"}).retry_base_delay == 0.05
-    for bad in ("0", "-1", "soon", "61", "nan"):
+    for bad in ("0", "-1", "61", "nan"):
         message = only_problem({**env, "GITOPS_GATE_RETRY_BASE_DELAY": bad})
         assert message.startswith("GITOPS_GATE_RETRY_BASE_DELAY must be more than 0")
+    message = only_problem({**env, "GITOPS_GATE_RETRY_BASE_DELAY": "soon"})
+    assert message == "GITOPS_GATE_RETRY_BASE_DELAY must be a number of seconds, got 'soon'"

@@ -50,7 +50,7 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
     if doc.base_path and not isinstance(doc.data, dict):
         # Every item of a List must be a resource (kubeconform: "error unmarshalling resource").
         return [
-            _finding(
+            finding_at(
                 doc,
                 "schema/invalid",
                 Severity.ERROR,
@@ -72,7 +72,7 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
         entry = _lookup(api_version, kind, ctx.sources)
     except SchemaFetchError as exc:
         return [
-            _finding(
+            finding_at(
                 doc,
                 "schema/location-error",
                 Severity.ERROR,
@@ -85,7 +85,7 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
         if severity is None:
             return []
         return [
-            _finding(
+            finding_at(
                 doc,
                 "schema/missing-schema",
                 severity,
@@ -98,7 +98,7 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
         errors = list(_relevant(entry.validator.errors(doc.data)))
     except Exception as exc:  # one odd document must not take the others down with it
         return [
-            _finding(
+            finding_at(
                 doc,
                 "schema/validator-error",
                 Severity.ERROR,
@@ -131,7 +131,7 @@ def _missing_identity(doc: Document) -> Finding | None:
     ):
         value = data.get(key)
         if value is None or value == "":
-            return _finding(
+            return finding_at(
                 doc,
                 rule,
                 Severity.ERROR,
@@ -139,7 +139,7 @@ def _missing_identity(doc: Document) -> Finding | None:
                 (),
             )
         if not isinstance(value, str):
-            return _finding(
+            return finding_at(
                 doc,
                 rule,
                 Severity.ERROR,
@@ -164,7 +164,7 @@ def _error_finding(doc: Document, error: SchemaError, entry: SchemaEntry) -> Fin
     if error.kind == "additionalProperties" and error.unexpected:
         key = error.unexpected[0]
         more = f" (and {', '.join(error.unexpected[1:])})" if len(error.unexpected) > 1 else ""
-        return _finding(
+        return finding_at(
             doc,
             "schema/unknown-field",
             Severity.ERROR,
@@ -175,7 +175,7 @@ def _error_finding(doc: Document, error: SchemaError, entry: SchemaEntry) -> Fin
         )
     if error.kind == "type":
         wanted = " or ".join(t for t in error.expected_types if t != "null") or "another type"
-        return _finding(
+        return finding_at(
             doc,
             "schema/wrong-type",
             Severity.ERROR,
@@ -183,12 +183,12 @@ def _error_finding(doc: Document, error: SchemaError, entry: SchemaEntry) -> Fin
             path,
         )
     if error.kind == "required":
-        return _finding(
+        return finding_at(
             doc, "schema/missing-field", Severity.ERROR, f"{where}: {error.message}.", path
         )
     if error.kind == "pattern" and QUANTITY_PATTERN in error.message:
         value = _value_at(doc.data, path)
-        return _finding(
+        return finding_at(
             doc,
             "schema/invalid-value",
             Severity.ERROR,
@@ -200,7 +200,7 @@ def _error_finding(doc: Document, error: SchemaError, entry: SchemaEntry) -> Fin
         if error.kind in ("enum", "const", "pattern", "format")
         else "schema/invalid"
     )
-    return _finding(doc, rule, Severity.ERROR, f"{where}: {error.message}.", path)
+    return finding_at(doc, rule, Severity.ERROR, f"{where}: {error.message}.", path)
 
 
 def _value_at(data: Any, path: FieldPath) -> Any:
@@ -246,7 +246,7 @@ def _preview(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _finding(
+def finding_at(
     doc: Document,
     rule: str,
     severity: Severity,
@@ -254,7 +254,10 @@ def _finding(
     path: FieldPath,
     *,
     key: bool = False,
+    source: Source = _SOURCE,
 ) -> Finding:
+    """A schema finding at the node ``path`` of ``doc`` (its key with ``key=True``); shared
+    with the kubeconform engine so both report the same shape."""
     pos = doc.locate(path, key=key)
     return Finding(
         rule_id=rule,
@@ -266,6 +269,6 @@ def _finding(
         column=pos.column,
         end_line=pos.end_line,
         resource=doc.resource_ref(),
-        source=_SOURCE,
+        source=source,
         locator=format_path((*doc.base_path, *path)),
     )

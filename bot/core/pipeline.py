@@ -103,6 +103,17 @@ class Report:
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 
+    def summary(self) -> dict[str, int | str]:
+        """Counts and conclusion, as the JSON contract's ``summary`` (and SARIF's) has them."""
+        return {
+            "files": self.files,
+            "documents": self.documents,
+            "error": self.count(Severity.ERROR),
+            "warning": self.count(Severity.WARNING),
+            "notice": self.count(Severity.NOTICE),
+            "conclusion": self.conclusion,
+        }
+
     def has_config_errors(self) -> bool:
         return any(
             f.category is Category.CONFIG and f.severity is Severity.ERROR for f in self.findings

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.analyzers.crd import crd_versions, to_json_schema
-from bot.analyzers.schema import SchemaContext
+from bot.analyzers.schema import SchemaContext, finding_at
 from bot.config import MissingSchema
 from bot.core.document import Document, FieldPath, LoadedFile, format_path
 from bot.core.filekind import FileKind
@@ -504,20 +504,7 @@ class _Mapper:
                 source=SOURCE,
                 locator=rule,
             )
-        pos = doc.locate(path, key=key)
-        return Finding(
-            rule_id=rule,
-            category=Category.SCHEMA,
-            severity=severity,
-            message=message,
-            path=doc.path,
-            line=pos.line,
-            column=pos.column,
-            end_line=pos.end_line,
-            resource=doc.resource_ref(),
-            source=SOURCE,
-            locator=format_path((*doc.base_path, *path)),
-        )
+        return finding_at(doc, rule, severity, message, path, key=key, source=SOURCE)
 
 
 def pointer_to_path(pointer: str, data: Any = None) -> FieldPath:

@@ -11,7 +11,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from bot.core.finding import Severity
 from bot.core.pipeline import Report
 
 REPORT_VERSION = 1
@@ -22,14 +21,7 @@ def to_dict(report: Report) -> dict[str, Any]:
     return {
         "version": REPORT_VERSION,
         "tool": {"name": "gitops-gate", "version": report.tool_version},
-        "summary": {
-            "files": report.files,
-            "documents": report.documents,
-            "error": report.count(Severity.ERROR),
-            "warning": report.count(Severity.WARNING),
-            "notice": report.count(Severity.NOTICE),
-            "conclusion": report.conclusion,
-        },
+        "summary": report.summary(),
         "findings": [finding.to_dict() for finding in report.findings],
     }
 

@@ -229,16 +229,7 @@ def to_dict(report: Report, *, max_results: int = MAX_RESULTS) -> dict[str, Any]
         "invocations": [_invocation(entries, notifications)],
         "results": [_result(e, index[e.finding.rule_id]) for e in kept],
         "columnKind": "unicodeCodePoints",
-        "properties": {
-            "summary": {
-                "files": report.files,
-                "documents": report.documents,
-                "error": report.count(Severity.ERROR),
-                "warning": report.count(Severity.WARNING),
-                "notice": report.count(Severity.NOTICE),
-                "conclusion": report.conclusion,
-            }
-        },
+        "properties": {"summary": report.summary()},
     }
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import check_tree, rules_at
 
 from bot.core.finding import Finding, Severity
 from bot.core.pipeline import Report
+from tests.conftest import check_tree, rules_at
 
 Check = Callable[..., Report]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tree
+
+from tests.conftest import write_tree
 
 MAX_SECONDS = 10.0
 MAX_RSS_MB = 400.0
