@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-smoke clean
+.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ bench: $(STAMP)
 # A quick run of the benchmark so CI notices when it breaks (figures are not judged).
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --manifests 200 --smoke
+
+# The GitHub App against the emulator: latency, API calls per PR, webhook load, memory.
+bench-app: $(STAMP)
+	$(BIN)/python -m bench.app_bench
+
+bench-app-smoke: $(STAMP)
+	$(BIN)/python -m bench.app_bench --smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
