@@ -17,10 +17,12 @@ from urllib.parse import quote
 
 from bot.core.changeset import ChangedFile, ChangeSet, FileStatus
 from bot.core.filekind import CONFIG_PATHS, is_candidate
-from bot.github.client import GitHubClient, GitHubError
+from bot.github.client import JSON_ACCEPT, GitHubClient, GitHubError, Response
 from bot.github.tarball import DEFAULT_TAR_LIMITS, TarballError, TarLimits, Tree, read_tree
 
 GITHUB_FILE_LIMIT = 3000
+COMPARE_FILE_LIMIT = 300  # the compare endpoint (merge groups) lists at most 300 files
+PER_PAGE = 100
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 _STATUS = {
     "added": FileStatus.ADDED,
@@ -56,14 +58,10 @@ async def read_change(
     client: GitHubClient, ref: ChangeRef, limits: TarLimits = DEFAULT_TAR_LIMITS
 ) -> FetchedChange:
     incomplete: list[str] = []
-    entries = await _changed_files(client, ref)
-    if len(entries) >= GITHUB_FILE_LIMIT:
-        incomplete.append(
-            f"GitHub lists at most {GITHUB_FILE_LIMIT:,} files of a pull request; files past "
-            "that could not be checked."
-        )
+    calls = _Calls(client, ref.installation_id)
+    entries = await _changed_files(calls, ref, incomplete)
     changed = {e["filename"]: e for e in entries if isinstance(e.get("filename"), str)}
-    tree = await _head_tree(client, ref, limits, incomplete)
+    tree, tree_read = await _head_tree(calls, ref, limits, incomplete)
     files = []
     for path, entry in sorted(changed.items()):
         if not is_candidate(path):
@@ -71,10 +69,15 @@ async def read_change(
         status = _STATUS.get(str(entry.get("status")), FileStatus.MODIFIED)
         content = None if status is FileStatus.REMOVED else tree.files.get(path)
         if status is not FileStatus.REMOVED and content is None:
-            incomplete.append(f"{path}: not found in the head commit's archive.")
+            if path in tree.links:
+                incomplete.append(f"{path}: a symbolic link; what it points to was not checked.")
+            elif tree_read:
+                incomplete.append(f"{path}: not found in the head commit's archive.")
             continue
         files.append(ChangedFile(path, content, status, _added_lines(entry)))
-    config_text, config_path = await _base_config(client, ref, tree.paths, changed)
+    # Without the head tree, every config path may exist at the base: ask for each.
+    known_paths = tree.paths | tree.links if tree_read else set(CONFIG_PATHS)
+    config_text, config_path = await _base_config(calls, ref, known_paths, changed)
     proposed = _proposed_config(config_path, changed, tree.files)
     changeset = ChangeSet(
         files=tuple(files),
@@ -84,45 +87,68 @@ async def read_change(
         config_path=config_path,
         proposed_config_text=proposed,
     )
-    return FetchedChange(changeset, incomplete + tree.problems)
+    return FetchedChange(changeset, incomplete + tree.suspicious, calls.count)
 
 
-async def _changed_files(client: GitHubClient, ref: ChangeRef) -> list[dict[str, Any]]:
-    owner_repo = ref.repo
-    if ref.pr_number is not None:
-        return await client.paginate(
-            f"/repos/{owner_repo}/pulls/{ref.pr_number}/files",
-            installation_id=ref.installation_id,
-            limit=GITHUB_FILE_LIMIT,
+class _Calls:
+    """The client, counting the calls this change costs (retries and tokens not counted)."""
+
+    def __init__(self, client: GitHubClient, installation_id: int) -> None:
+        self.client = client
+        self.installation_id = installation_id
+        self.count = 0
+
+    async def get(self, path: str, accept: str = JSON_ACCEPT) -> Response:
+        self.count += 1
+        return await self.client.request(
+            "GET", path, installation_id=self.installation_id, accept=accept
         )
+
+
+async def _changed_files(
+    calls: _Calls, ref: ChangeRef, incomplete: list[str]
+) -> list[dict[str, Any]]:
+    if ref.pr_number is not None:
+        entries: list[dict[str, Any]] = []
+        url: str | None = f"/repos/{ref.repo}/pulls/{ref.pr_number}/files?per_page={PER_PAGE}"
+        while url is not None and len(entries) < GITHUB_FILE_LIMIT:
+            response = await calls.get(url)
+            page = response.json()
+            if isinstance(page, list):
+                entries.extend(f for f in page if isinstance(f, dict))
+            url = response.next_link()
+        if len(entries) >= GITHUB_FILE_LIMIT:
+            incomplete.append(
+                f"GitHub lists at most {GITHUB_FILE_LIMIT:,} files of a pull request; files "
+                "past that could not be checked."
+            )
+        return entries[:GITHUB_FILE_LIMIT]
     # A merge group: what it adds on top of its base branch.
-    compare = await client.json(
-        "GET",
-        f"/repos/{owner_repo}/compare/{ref.base_sha}...{ref.head_sha}",
-        installation_id=ref.installation_id,
-    )
+    compare = (await calls.get(f"/repos/{ref.repo}/compare/{ref.base_sha}...{ref.head_sha}")).json()
     files = compare.get("files", []) if isinstance(compare, dict) else []
-    return [f for f in files if isinstance(f, dict)]
+    entries = [f for f in files if isinstance(f, dict)]
+    if len(entries) >= COMPARE_FILE_LIMIT:
+        incomplete.append(
+            f"GitHub lists at most {COMPARE_FILE_LIMIT:,} files of a comparison (merge group); "
+            "files past that could not be checked."
+        )
+    return entries
 
 
 async def _head_tree(
-    client: GitHubClient, ref: ChangeRef, limits: TarLimits, incomplete: list[str]
-) -> Tree:
-    response = await client.request(
-        "GET",
-        f"/repos/{ref.repo}/tarball/{ref.head_sha}",
-        installation_id=ref.installation_id,
-        accept="application/vnd.github+json",
-    )
+    calls: _Calls, ref: ChangeRef, limits: TarLimits, incomplete: list[str]
+) -> tuple[Tree, bool]:
+    """The head commit's tree from its archive, and whether it could be read."""
+    response = await calls.get(f"/repos/{ref.repo}/tarball/{ref.head_sha}")
     try:
-        return read_tree(response.body, is_candidate, limits)
+        return read_tree(response.body, is_candidate, limits), True
     except TarballError as exc:
-        incomplete.append(str(exc))
-        return Tree()
+        incomplete.append(f"{exc}; the changed files could not be checked.")
+        return Tree(), False
 
 
 async def _base_config(
-    client: GitHubClient,
+    calls: _Calls,
     ref: ChangeRef,
     head_paths: set[str],
     changed: dict[str, dict[str, Any]],
@@ -132,10 +158,8 @@ async def _base_config(
     candidates = [p for p in CONFIG_PATHS if p in head_paths or p in changed]
     for path in candidates:
         try:
-            response = await client.request(
-                "GET",
+            response = await calls.get(
                 f"/repos/{ref.repo}/contents/{quote(path)}?ref={ref.base_sha}",
-                installation_id=ref.installation_id,
                 accept="application/vnd.github.raw",
             )
         except GitHubError as exc:

@@ -1,7 +1,7 @@
 """A small GitHub REST client over aiohttp that survives GitHub's bad moments.
 
 Retries what GitHub says to retry and nothing else (reference/github-platform.md §3): 5xx and
-network errors with exponential backoff and full jitter; secondary rate limits (403/429 with
+network errors with exponential backoff and jitter; secondary rate limits (403/429 with
 ``Retry-After``) after the time GitHub asks; primary rate limits (``x-ratelimit-remaining: 0``)
 until ``x-ratelimit-reset``; a 401 once, with a fresh installation token. Every wait must fit in
 the caller's deadline, or the call fails with the reason, so a job can conclude its check run
@@ -74,6 +74,7 @@ class Response:
 class _Attempt:
     number: int = 0
     refreshed_token: bool = False
+    status: int | None = None  # of the last response (None after a network error)
     reasons: list[str] = field(default_factory=list)
 
 
@@ -91,6 +92,7 @@ class GitHubClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.session = session
         self.api_url = api_url.rstrip("/") + "/"
@@ -102,6 +104,8 @@ class GitHubClient:
         self.sleep = sleep
         self.clock = clock
         self.rng = rng or random.Random()
+        # Epoch seconds, for ``x-ratelimit-reset`` (``clock`` is monotonic, for deadlines).
+        self.wall_clock = wall_clock
 
     def url(self, path: str) -> str:
         return (
@@ -124,31 +128,38 @@ class GitHubClient:
         """One API call with GitHub's retry rules; raises GitHubError when it cannot succeed."""
         url = self.url(path)
         endpoint = endpoint_template(method, url)
+        what = f"{method} {_path(url)}"
         give_up_at = self.clock() + (deadline if deadline is not None else self.policy.deadline)
         attempt = _Attempt()
         while True:
             attempt.number += 1
             headers = await self._headers(installation_id, as_app, accept)
+            # No single attempt may outlive the call's deadline either.
+            timeout = min(self.policy.request_timeout, max(give_up_at - self.clock(), 0.1))
             try:
-                response = await self._send(method, url, headers, json)
+                response = await self._send(method, url, headers, json, timeout)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self._observe(endpoint, type(exc).__name__)
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                if isinstance(exc, TimeoutError) and not str(exc):
+                    reason = f"no response within {timeout:g} s"
+                attempt.status = None
                 await self._wait(
-                    self._backoff(attempt.number), reason, attempt, give_up_at, endpoint
+                    self._backoff(attempt.number), reason, attempt, give_up_at, what, endpoint
                 )
                 continue
             self._observe(endpoint, str(response.status))
             if response.status < 400:
                 return response
+            attempt.status = response.status
             delay, reason = self._retry_after(response, attempt, installation_id)
             if delay is None:
                 raise GitHubError(
-                    f"{method} {endpoint}: HTTP {response.status}: {_message(response)}",
+                    f"{what}: HTTP {response.status}: {_message(response)}",
                     status=response.status,
                     endpoint=endpoint,
                 )
-            await self._wait(delay, reason, attempt, give_up_at, endpoint)
+            await self._wait(delay, reason, attempt, give_up_at, what, endpoint)
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return (await self.request(method, path, **kwargs)).json()
@@ -182,13 +193,15 @@ class GitHubClient:
             headers["Authorization"] = f"token {await self.tokens(installation_id)}"
         return headers
 
-    async def _send(self, method: str, url: str, headers: dict[str, str], json: Any) -> Response:
-        timeout = aiohttp.ClientTimeout(total=self.policy.request_timeout)
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], json: Any, timeout: float
+    ) -> Response:
         async with self.session.request(
-            method, url, headers=headers, json=json, timeout=timeout
+            method, url, headers=headers, json=json, timeout=aiohttp.ClientTimeout(total=timeout)
         ) as raw:
             body = await raw.read()
-            return Response(raw.status, dict(raw.headers), body, str(raw.url))
+            # aiohttp's headers are case-insensitive, as HTTP's are (GitHub sends ``link``).
+            return Response(raw.status, raw.headers, body, str(raw.url))
 
     def _retry_after(
         self, response: Response, attempt: _Attempt, installation_id: int | None
@@ -205,7 +218,8 @@ class GitHubClient:
             if "retry-after" in headers:
                 return _seconds(headers["retry-after"]), f"secondary rate limit (HTTP {status})"
             if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
-                wait = max(0.0, _seconds(headers["x-ratelimit-reset"]) - time.time()) + 1.0
+                reset = _seconds(headers["x-ratelimit-reset"])
+                wait = max(0.0, reset - self.wall_clock()) + 1.0
                 return wait, f"rate limit exhausted (HTTP {status})"
             if status == 429:
                 return self._backoff(attempt.number), "HTTP 429"
@@ -217,46 +231,79 @@ class GitHubClient:
         return None, ""
 
     def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter (so a fleet of retries does not synchronise)."""
+        """Exponential backoff, drawn in [ceiling/2, ceiling] so a fleet of retries does not
+        synchronise."""
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
         return self.rng.uniform(ceiling / 2, ceiling)
 
     async def _wait(
-        self, delay: float, reason: str, attempt: _Attempt, give_up_at: float, endpoint: str
+        self,
+        delay: float,
+        reason: str,
+        attempt: _Attempt,
+        give_up_at: float,
+        what: str,
+        endpoint: str,
     ) -> None:
         attempt.reasons.append(reason)
         if self.clock() + delay > give_up_at:
             raise GitHubError(
-                f"{endpoint}: gave up after {attempt.number} attempts within the deadline "
+                f"{what}: gave up after {attempt.number} attempts within the deadline "
                 f"(last: {reason})",
+                status=attempt.status,
                 endpoint=endpoint,
             )
-        await self.sleep(delay)
+        if delay > 0:
+            await self.sleep(delay)
 
     def _observe(self, endpoint: str, outcome: str) -> None:
         if self.observe is not None:
             self.observe(endpoint, outcome)
 
 
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# Segments after which the rest of the path is one value (a file path, a ref with slashes).
+_REST = {"contents": "{path}", "tarball": "{ref}", "zipball": "{ref}"}
+# Segments followed by exactly one variable segment.
+_ONE = {
+    "commits": "{ref}",
+    "compare": "{basehead}",
+    "branches": "{branch}",
+    "users": "{user}",
+    "orgs": "{org}",
+    "teams": "{team}",
+    "memberships": "{user}",
+    "collaborators": "{user}",
+}
+
+
 def endpoint_template(method: str, url: str) -> str:
     """``GET /repos/{owner}/{repo}/pulls/{number}/files``: a low-cardinality metrics label."""
-    path = re.sub(r"^https?://[^/]+", "", url).split("?")[0]
-    path = re.sub(r"^/api/v3", "", path)  # GitHub Enterprise Server's prefix
+    path = re.sub(r"^https?://[^/]+", "", url).split("?")[0].split("#")[0]
+    path = re.sub(r"^/api/v3(?=/|$)", "", path)  # GitHub Enterprise Server's prefix
     parts = path.strip("/").split("/")
     if len(parts) >= 3 and parts[0] == "repos":
         parts[1], parts[2] = "{owner}", "{repo}"
-    out = []
+    out: list[str] = []
     for index, part in enumerate(parts):
-        if re.fullmatch(r"\d+", part):
-            out.append("{id}")
-        elif re.fullmatch(r"[0-9a-f]{40}", part):
-            out.append("{sha}")
-        elif index > 0 and parts[index - 1] in ("contents", "tarball", "commits") and part:
-            out.append("{ref}")
+        previous = parts[index - 1] if index > 0 else ""
+        if previous in _REST and index > 2:
+            out.append(_REST[previous])
             break
+        if previous in _ONE and index > 0 and part:
+            out.append(_ONE[previous])
+        elif re.fullmatch(r"\d+", part):
+            out.append("{id}")
+        elif _SHA.fullmatch(part):
+            out.append("{sha}")
         else:
             out.append(part)
     return f"{method} /" + "/".join(out)
+
+
+def _path(url: str) -> str:
+    """The URL's path, for messages (no host, no query)."""
+    return re.sub(r"^https?://[^/]+", "", url).split("?")[0] or "/"
 
 
 def _seconds(value: str) -> float:
