@@ -96,7 +96,10 @@ def _client(
 
     async def fetch_token(installation_id: int, _jwt: str) -> tuple[str, float]:
         data = await client.json(
-            "POST", f"/app/installations/{installation_id}/access_tokens", as_app=True
+            "POST",
+            f"/app/installations/{installation_id}/access_tokens",
+            as_app=True,
+            idempotent=True,  # a second token is harmless
         )
         return str(data["token"]), expiry_seconds(data["expires_at"])
 

@@ -42,6 +42,10 @@ class GitHubError(BotError):
         self.endpoint = endpoint
 
 
+class AmbiguousWrite(GitHubError):
+    """A write whose outcome is unknown (5xx or no response): it may or may not have happened."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     base_delay: float = 0.5
@@ -124,8 +128,17 @@ class GitHubClient:
         json: Any = None,
         accept: str = JSON_ACCEPT,
         deadline: float | None = None,
+        idempotent: bool | None = None,
     ) -> Response:
-        """One API call with GitHub's retry rules; raises GitHubError when it cannot succeed."""
+        """One API call with GitHub's retry rules; raises GitHubError when it cannot succeed.
+
+        A request that is not idempotent (POST, unless the caller says otherwise) is not sent
+        again after a 5xx or a lost response, since GitHub may have done it already: it raises
+        ``AmbiguousWrite`` so the caller can look before it writes again. Rate limits and 401s
+        are still retried: GitHub did nothing with those requests.
+        """
+        if idempotent is None:
+            idempotent = method.upper() != "POST"
         url = self.url(path)
         endpoint = endpoint_template(method, url)
         what = f"{method} {_path(url)}"
@@ -144,6 +157,8 @@ class GitHubClient:
                 if isinstance(exc, TimeoutError) and not str(exc):
                     reason = f"no response within {timeout:g} s"
                 attempt.status = None
+                if not idempotent:
+                    raise AmbiguousWrite(f"{what}: {reason}", endpoint=endpoint) from exc
                 await self._wait(
                     self._backoff(attempt.number), reason, attempt, give_up_at, what, endpoint
                 )
@@ -153,6 +168,10 @@ class GitHubClient:
                 return response
             attempt.status = response.status
             delay, reason = self._retry_after(response, attempt, installation_id)
+            if delay is not None and not idempotent and response.status >= 500:
+                raise AmbiguousWrite(
+                    f"{what}: HTTP {response.status}", status=response.status, endpoint=endpoint
+                )
             if delay is None:
                 raise GitHubError(
                     f"{what}: HTTP {response.status}: {_message(response)}",

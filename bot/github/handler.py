@@ -82,6 +82,7 @@ class AnalysisHandler:
             current.head_sha,
             reason,
             check_run_id=current.check_run_id,
+            external_id=str(job.id),
         )
         if current.check_run_id is None:
             await self.store.set_check_run(job.id, check_run_id)

@@ -8,10 +8,11 @@ completes the run with its conclusion. A job that cannot finish still completes 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.github.client import GitHubClient
+from bot.github.client import AmbiguousWrite, GitHubClient
 from bot.reporters.check_run import CheckRunOutput, truncate_utf8
 
 CHECK_NAME = "gitops-gate"
@@ -43,10 +44,47 @@ class CheckRuns:
         }
         if self.details_url:
             body["details_url"] = self.details_url
-        created = await self.client.json(
-            "POST", f"/repos/{repo}/check-runs", installation_id=installation_id, json=body
+        return await self._create_once(repo, installation_id, head_sha, external_id, body)
+
+    async def _create_once(
+        self,
+        repo: str,
+        installation_id: int,
+        head_sha: str,
+        external_id: str,
+        body: dict[str, Any],
+        attempts: int = 5,
+    ) -> int:
+        """Create the check run exactly once: after a create whose outcome is unknown (a 5xx,
+        a lost response), look for it by ``external_id`` before creating it again, so a head
+        SHA never gets two gitops-gate check runs."""
+        for attempt in range(1, attempts + 1):
+            try:
+                created = await self.client.json(
+                    "POST", f"/repos/{repo}/check-runs", installation_id=installation_id, json=body
+                )
+                return int(created["id"])
+            except AmbiguousWrite:
+                existing = await self._find(repo, installation_id, head_sha, external_id)
+                if existing is not None:
+                    return existing
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(min(2.0**attempt * 0.1, 5.0))
+        raise AssertionError("unreachable")
+
+    async def _find(
+        self, repo: str, installation_id: int, head_sha: str, external_id: str
+    ) -> int | None:
+        runs = await self.client.paginate(
+            f"/repos/{repo}/commits/{head_sha}/check-runs?check_name={CHECK_NAME}&filter=all",
+            installation_id=installation_id,
+            key="check_runs",
         )
-        return int(created["id"])
+        for run in runs:
+            if run.get("external_id") == external_id:
+                return int(run["id"])
+        return None
 
     async def finish(
         self, repo: str, installation_id: int, check_run_id: int, output: CheckRunOutput
@@ -74,6 +112,7 @@ class CheckRuns:
         reason: str,
         *,
         check_run_id: int | None,
+        external_id: str,
         title: str = "Analysis could not finish",
     ) -> int:
         """Complete the check run ``failure`` with the reason (creating it if the job died
@@ -92,11 +131,8 @@ class CheckRuns:
             },
         }
         if check_run_id is None:
-            body.update(name=CHECK_NAME, head_sha=head_sha)
-            created = await self.client.json(
-                "POST", f"/repos/{repo}/check-runs", installation_id=installation_id, json=body
-            )
-            return int(created["id"])
+            body.update(name=CHECK_NAME, head_sha=head_sha, external_id=external_id)
+            return await self._create_once(repo, installation_id, head_sha, external_id, body)
         await self.client.request(
             "PATCH",
             f"/repos/{repo}/check-runs/{check_run_id}",

@@ -274,3 +274,18 @@ def test_the_base_config_caps_annotations_and_says_how_many_were_left_out(
     assert [len(e.body["output"]["annotations"]) for e in batches] == [50, 10]
     assert "40 findings not annotated: at most 60 annotations" in run.output["summary"]
     assert run.conclusion == "failure"
+
+
+def test_a_create_whose_response_is_lost_still_gives_one_check_run(bot: Bot) -> None:
+    base = bot.repo.branches["main"]
+    head = bot.repo.commit_changes(base, {"apps/api/deployment.yaml": BAD})
+    pr = bot.repo.open_pull_request(base_sha=base, head_sha=head)
+    # GitHub creates the check run, then the response is lost (a 502 after processing).
+    bot.emulator.state.inject_fault(
+        "502", "/repos/{owner}/{repo}/check-runs", method="POST", after_processing=True
+    )
+    bot.deliver(bot.pr_delivery("opened", pr))
+    (run,) = wait_for(lambda: _completed(bot, head), what="the check run")
+    assert run.conclusion == "failure" and run.completions == 1
+    time.sleep(0.5)
+    assert len(bot.emulator.state.check_runs(bot.repo.full_name, head_sha=head)) == 1
