@@ -257,6 +257,8 @@ def classify(record: RequestRecord) -> str:
         return "tarball"
     if path.endswith("/files"):
         return "files"
+    if "/compare/" in path:
+        return "compare (merge base)"
     if "/contents/" in path:
         return "config"
     if path.endswith("/check-runs") and record.method == "POST":

@@ -1,11 +1,11 @@
 """Reading a pull request (or a merge group) from GitHub into a ChangeSet.
 
-The files come from the PR files API (GitHub stops at 3,000: a bigger change is reported as not
-fully checked, never as passing); their contents at the head SHA come from ONE tarball call,
-which also gives the rest of the tree as context (CRDs for custom resources), so the number of
-API calls does not grow with the number of files. The configuration comes from the BASE SHA: a
-pull request cannot relax its own gate; if it edits the config, the new file is validated and
-reported, but not used.
+The contents at the head SHA come from ONE tarball call, which also gives the rest of the tree
+as context (CRDs for custom resources). Which files changed comes, for a pull request of up to
+100 files, from one page of the PR files API; for a bigger one (and for merge groups), from the
+tarball of the merge base, diffed here: one or two calls whatever the size, and no 3,000-file
+listing limit. The configuration comes from the BASE SHA: a pull request cannot relax its own
+gate; if it edits the config, the new file is validated and reported, but not used.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from bot.core.changeset import ChangedFile, ChangeSet, FileStatus
 from bot.core.filekind import CONFIG_PATHS, is_candidate
 from bot.github.client import JSON_ACCEPT, GitHubClient, GitHubError, Response
 from bot.github.tarball import DEFAULT_TAR_LIMITS, TarballError, TarLimits, Tree, read_tree
+from bot.github.treediff import diff_files
 
 GITHUB_FILE_LIMIT = 3000
-COMPARE_FILE_LIMIT = 300  # the compare endpoint (merge groups) lists at most 300 files
 PER_PAGE = 100
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 _STATUS = {
@@ -54,19 +54,35 @@ class FetchedChange:
     api_calls: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    status: FileStatus
+    added_lines: frozenset[int] | None  # None: every line counts
+
+
 async def read_change(
-    client: GitHubClient, ref: ChangeRef, limits: TarLimits = DEFAULT_TAR_LIMITS
+    client: GitHubClient,
+    ref: ChangeRef,
+    limits: TarLimits = DEFAULT_TAR_LIMITS,
+    *,
+    changed_files: int | None = None,
 ) -> FetchedChange:
+    """``changed_files`` is the PR's file count from the webhook, when known: above one page
+    of the files API, the change is diffed from the merge base's tarball instead."""
     incomplete: list[str] = []
     calls = _Calls(client, ref.installation_id)
-    entries = await _changed_files(calls, ref, incomplete)
-    changed = {e["filename"]: e for e in entries if isinstance(e.get("filename"), str)}
-    tree, tree_read = await _head_tree(calls, ref, limits, incomplete)
+    by_trees = ref.pr_number is None or (changed_files is not None and changed_files > PER_PAGE)
+    changed: dict[str, _Entry] = {}
+    if not by_trees:
+        changed = _entries(await _changed_files(calls, ref, incomplete))
+    tree, tree_read = await _head_tree(calls, ref, ref.head_sha, limits, incomplete)
+    if by_trees and tree_read:
+        changed = await _diff_from_merge_base(calls, ref, tree, limits, incomplete)
     files = []
     for path, entry in sorted(changed.items()):
         if not is_candidate(path):
             continue
-        status = _STATUS.get(str(entry.get("status")), FileStatus.MODIFIED)
+        status = entry.status
         content = None if status is FileStatus.REMOVED else tree.files.get(path)
         if status is not FileStatus.REMOVED and content is None:
             if path in tree.links:
@@ -74,7 +90,7 @@ async def read_change(
             elif tree_read:
                 incomplete.append(f"{path}: not found in the head commit's archive.")
             continue
-        files.append(ChangedFile(path, content, status, _added_lines(entry)))
+        files.append(ChangedFile(path, content, status, entry.added_lines))
     # Without the head tree, every config path may exist at the base: ask for each.
     known_paths = tree.paths | tree.links if tree_read else set(CONFIG_PATHS)
     config_text, config_path = await _base_config(calls, ref, known_paths, changed)
@@ -108,38 +124,55 @@ class _Calls:
 async def _changed_files(
     calls: _Calls, ref: ChangeRef, incomplete: list[str]
 ) -> list[dict[str, Any]]:
-    if ref.pr_number is not None:
-        entries: list[dict[str, Any]] = []
-        url: str | None = f"/repos/{ref.repo}/pulls/{ref.pr_number}/files?per_page={PER_PAGE}"
-        while url is not None and len(entries) < GITHUB_FILE_LIMIT:
-            response = await calls.get(url)
-            page = response.json()
-            if isinstance(page, list):
-                entries.extend(f for f in page if isinstance(f, dict))
-            url = response.next_link()
-        if len(entries) >= GITHUB_FILE_LIMIT:
-            incomplete.append(
-                f"GitHub lists at most {GITHUB_FILE_LIMIT:,} files of a pull request; files "
-                "past that could not be checked."
-            )
-        return entries[:GITHUB_FILE_LIMIT]
-    # A merge group: what it adds on top of its base branch.
-    compare = (await calls.get(f"/repos/{ref.repo}/compare/{ref.base_sha}...{ref.head_sha}")).json()
-    files = compare.get("files", []) if isinstance(compare, dict) else []
-    entries = [f for f in files if isinstance(f, dict)]
-    if len(entries) >= COMPARE_FILE_LIMIT:
+    """The PR files API, page by page (used when the PR is not known to be big)."""
+    entries: list[dict[str, Any]] = []
+    url: str | None = f"/repos/{ref.repo}/pulls/{ref.pr_number}/files?per_page={PER_PAGE}"
+    while url is not None and len(entries) < GITHUB_FILE_LIMIT:
+        response = await calls.get(url)
+        page = response.json()
+        if isinstance(page, list):
+            entries.extend(f for f in page if isinstance(f, dict))
+        url = response.next_link()
+    if len(entries) >= GITHUB_FILE_LIMIT:
         incomplete.append(
-            f"GitHub lists at most {COMPARE_FILE_LIMIT:,} files of a comparison (merge group); "
-            "files past that could not be checked."
+            f"GitHub lists at most {GITHUB_FILE_LIMIT:,} files of a pull request; files "
+            "past that could not be checked."
         )
-    return entries
+    return entries[:GITHUB_FILE_LIMIT]
+
+
+def _entries(api_files: list[dict[str, Any]]) -> dict[str, _Entry]:
+    return {
+        f["filename"]: _Entry(
+            _STATUS.get(str(f.get("status")), FileStatus.MODIFIED), _added_lines(f)
+        )
+        for f in api_files
+        if isinstance(f.get("filename"), str)
+    }
+
+
+async def _diff_from_merge_base(
+    calls: _Calls, ref: ChangeRef, head: Tree, limits: TarLimits, incomplete: list[str]
+) -> dict[str, _Entry]:
+    """The change as a diff of the merge base's tree and the head's (what the PR files API
+    shows: changes on the base branch since the fork point are not the PR's)."""
+    merge_base = ref.base_sha
+    if ref.pr_number is not None:
+        compare = await calls.get(f"/repos/{ref.repo}/compare/{ref.base_sha}...{ref.head_sha}")
+        data = compare.json()
+        sha = data.get("merge_base_commit", {}).get("sha") if isinstance(data, dict) else None
+        merge_base = sha if isinstance(sha, str) else ref.base_sha
+    base, base_read = await _head_tree(calls, ref, merge_base, limits, incomplete)
+    if not base_read:
+        return {}
+    return {d.path: _Entry(d.status, d.added_lines) for d in diff_files(base.files, head.files)}
 
 
 async def _head_tree(
-    calls: _Calls, ref: ChangeRef, limits: TarLimits, incomplete: list[str]
+    calls: _Calls, ref: ChangeRef, sha: str, limits: TarLimits, incomplete: list[str]
 ) -> tuple[Tree, bool]:
-    """The head commit's tree from its archive, and whether it could be read."""
-    response = await calls.get(f"/repos/{ref.repo}/tarball/{ref.head_sha}")
+    """A commit's tree from its archive, and whether it could be read."""
+    response = await calls.get(f"/repos/{ref.repo}/tarball/{sha}")
     try:
         return read_tree(response.body, is_candidate, limits), True
     except TarballError as exc:
@@ -151,7 +184,7 @@ async def _base_config(
     calls: _Calls,
     ref: ChangeRef,
     head_paths: set[str],
-    changed: dict[str, dict[str, Any]],
+    changed: dict[str, _Entry],
 ) -> tuple[str | None, str]:
     """The config at the base SHA. A path absent from the head tree and not touched by the
     change cannot exist at the base either, so it costs no API call."""
@@ -171,10 +204,10 @@ async def _base_config(
 
 
 def _proposed_config(
-    config_path: str, changed: dict[str, dict[str, Any]], head_files: dict[str, bytes]
+    config_path: str, changed: dict[str, _Entry], head_files: dict[str, bytes]
 ) -> str | None:
     entry = changed.get(config_path)
-    if entry is None or entry.get("status") == "removed":
+    if entry is None or entry.status is FileStatus.REMOVED:
         return None
     content = head_files.get(config_path)
     return content.decode("utf-8", "replace") if content is not None else None

@@ -119,6 +119,7 @@ def _pr_job(installation_id: int, repo: str, pr: Mapping[str, Any]) -> NewJob | 
     base = pr.get("base", {}).get("sha")
     if not isinstance(number, int) or not isinstance(head, str) or not isinstance(base, str):
         return None
+    changed = pr.get("changed_files")
     return NewJob(
         JobKind.PULL_REQUEST,
         installation_id,
@@ -127,6 +128,8 @@ def _pr_job(installation_id: int, repo: str, pr: Mapping[str, Any]) -> NewJob | 
         pr_number=number,
         base_sha=base,
         head_ref=pr.get("head", {}).get("ref"),
+        # How the change is read depends on its size (bot.github.change).
+        payload={"changed_files": changed} if isinstance(changed, int) else {},
     )
 
 

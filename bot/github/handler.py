@@ -51,7 +51,10 @@ class AnalysisHandler:
             await ctx.set_check_run(check_run_id)
         base_sha = job.base_sha or await self._base_sha(job)
         ref = ChangeRef(job.installation_id, job.repo, job.head_sha, base_sha, job.pr_number)
-        fetched = await read_change(self.client, ref)
+        hint = job.payload.get("changed_files")
+        fetched = await read_change(
+            self.client, ref, changed_files=hint if isinstance(hint, int) else None
+        )
         if await ctx.superseded():
             return SUPERSEDED
         report, cap = await asyncio.to_thread(self.analyze, fetched.changeset)

@@ -73,7 +73,7 @@ def world() -> Iterator[World]:
         yield World(em, app, inst, repo)
 
 
-def read(world: World, ref: ChangeRef) -> FetchedChange:
+def read(world: World, ref: ChangeRef, changed_files: int | None = None) -> FetchedChange:
     """``read_change`` with a client wired as ``bot.github.app._client`` wires it."""
 
     async def main() -> FetchedChange:
@@ -95,7 +95,7 @@ def read(world: World, ref: ChangeRef) -> FetchedChange:
                 app_jwt=tokens.app_jwt,
                 policy=RetryPolicy(base_delay=0.01, request_timeout=5.0, deadline=30.0),
             )
-            return await read_change(client, ref)
+            return await read_change(client, ref, changed_files=changed_files)
 
     return asyncio.run(main())
 
@@ -244,7 +244,7 @@ def test_no_config_anywhere_costs_no_contents_call(world: World) -> None:
     assert world.em.state.requests(path_prefix=f"/repos/{REPO}/contents") == []
 
 
-def test_a_merge_group_is_read_through_the_compare_endpoint(world: World) -> None:
+def test_a_merge_group_is_diffed_from_its_base_tree(world: World) -> None:
     repo = world.repo
     base = repo.commit({CONFIG: BASE_CONFIG, "apps/web.yaml": WEB_BASE}, branch="main")
     group_head = repo.commit_changes(base, {"apps/web.yaml": WEB_HEAD, "apps/new.yaml": NEW})
@@ -259,8 +259,9 @@ def test_a_merge_group_is_read_through_the_compare_endpoint(world: World) -> Non
     assert fetched.changeset.config_text == BASE_CONFIG
     assert fetched.incomplete == []
     paths = [path for _method, path in calls(world)]
-    assert f"/repos/{REPO}/compare/{base}...{group_head}" in paths
-    assert not any("/pulls/" in path for path in paths)
+    assert f"/repos/{REPO}/tarball/{group_head}" in paths
+    assert f"/repos/{REPO}/tarball/{base}" in paths
+    assert not any("/pulls/" in path or "/compare/" in path for path in paths)
 
 
 def test_a_pull_request_at_githubs_3000_file_cap_is_reported_incomplete(world: World) -> None:
@@ -280,15 +281,33 @@ def test_a_pull_request_at_githubs_3000_file_cap_is_reported_incomplete(world: W
     assert len(pages) == 30  # 100 per page, up to the cap, then stop
 
 
-def test_a_merge_group_at_the_compare_cap_is_reported_incomplete(world: World) -> None:
+def test_a_big_merge_group_is_checked_whole(world: World) -> None:
     repo = world.repo
     base = repo.commit({"README.md": "hi\n"}, branch="main")
     head = repo.commit_changes(base, {f"apps/a{i:03d}.yaml": "n: 1\n" for i in range(301)})
     ref = ChangeRef(world.inst.id, REPO, head, base, None)
 
     fetched = read(world, ref)
-    assert len(fetched.changeset.files) == 300
-    assert len(fetched.incomplete) == 1 and "at most 300 files" in fetched.incomplete[0]
+    assert len(fetched.changeset.files) == 301  # no listing limit when diffing trees
+    assert fetched.incomplete == []
+
+
+def test_a_big_pull_request_is_diffed_from_the_merge_base(world: World) -> None:
+    repo = world.repo
+    base = repo.commit({CONFIG: BASE_CONFIG, "apps/web.yaml": WEB_BASE}, branch="main")
+    many = {f"apps/a{i:04d}.yaml": f"n: {i}\n" for i in range(3001)}
+    head = repo.commit_changes(base, {"apps/web.yaml": WEB_HEAD, **many})
+    pr = repo.open_pull_request(base_sha=base, head_sha=head)
+
+    # The webhook says how many files the PR has: more than one page of the files API.
+    fetched = read(world, pr_ref(world, pr.number), changed_files=3002)
+    files = by_path(fetched)
+    assert len(files) == 3002 and fetched.incomplete == []  # past GitHub's 3,000-file listing
+    assert files["apps/web.yaml"].added_lines == frozenset({7, 13})  # as the patch says
+    assert files["apps/a0000.yaml"].added_lines == frozenset({1})
+    assert fetched.changeset.config_text == BASE_CONFIG
+    assert fetched.api_calls == 4  # compare, head tarball, merge-base tarball, config
+    assert not any("/pulls/" in path for _method, path in calls(world))
 
 
 # ---------------------------------------------------------------------------- hostile archives

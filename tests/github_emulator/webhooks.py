@@ -135,6 +135,8 @@ def adapt(
                 "title": pull.title,
                 "body": pull.body,
                 "url": f"{api_url}/repos/{pull.repo.full_name}/pulls/{pull.number}",
+                # GitHub sends the real size of the PR; the example's count is someone else's.
+                "changed_files": len(pull.repo.diff(pull.base_sha, pull.head_sha)),
             }
         )
         for side, ref, side_sha in (
