@@ -289,3 +289,30 @@ def test_a_create_whose_response_is_lost_still_gives_one_check_run(bot: Bot) -> 
     assert run.conclusion == "failure" and run.completions == 1
     time.sleep(0.5)
     assert len(bot.emulator.state.check_runs(bot.repo.full_name, head_sha=head)) == 1
+
+
+def test_an_outage_past_the_deadline_fails_the_check_run_with_the_reason(
+    emulator: object, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from tests.github_emulator.fixtures import EmulatorHandle
+
+    assert isinstance(emulator, EmulatorHandle) and isinstance(tmp_path, Path)
+    app, installation, repo = emulator.setup_app("octo-org/outage", files={"README.md": "hi\n"})
+    bot = Bot(emulator, app, installation, repo, tmp_path, {"GITOPS_GATE_JOB_DEADLINE": "3"})
+    bot.start()
+    try:
+        base = repo.branches["main"]
+        head = repo.commit_changes(base, {"apps/api/deployment.yaml": GOOD})
+        pr = repo.open_pull_request(base_sha=base, head_sha=head)
+        # The archive endpoint is down for good; everything else works.
+        emulator.state.inject_fault("502", "/repos/{owner}/{repo}/tarball/*", count=10_000)
+        bot.deliver(bot.pr_delivery("opened", pr))
+        (run,) = wait_for(lambda: _completed(bot, head), timeout=30, what="the check run")
+    finally:
+        bot.stop()
+    assert run.conclusion == "failure"  # a clean change, but it could not be checked
+    assert run.completions == 1
+    assert "could not" in run.output["title"].lower()
+    assert "**Reason:** the check did not finish within 3 s" in run.output["summary"]
