@@ -69,6 +69,14 @@ class Environment:
 
 
 @dataclass(frozen=True, slots=True)
+class SecretsConfig:
+    # Findings allowed on purpose (each listed in the report as an allowance).
+    allow_paths: tuple[str, ...] = ()
+    allow_rules: tuple[str, ...] = ()
+    allow_fingerprints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ReportConfig:
     # Annotations on the check run; past the cap the summary says how many were left out.
     max_annotations: int = 1000
@@ -84,10 +92,11 @@ class Config:
     severity: tuple[tuple[str, str], ...] = ()  # global (rule_id glob, severity or "off")
     environments: tuple[Environment, ...] = ()
     report: ReportConfig = ReportConfig()
+    secrets: SecretsConfig = SecretsConfig()
     source_path: str | None = None
 
 
-_LATER_SECTIONS = ("policies", "secrets", "images", "render", "commands")
+_LATER_SECTIONS = ("policies", "images", "render", "commands")
 _LATER_REPORT_KEYS = ("review_comments", "summary_comment")
 _MAX_ANNOTATIONS_CEILING = 50_000
 _SEVERITY_WORDS = ("error", "warning", "notice", "off")
@@ -221,6 +230,7 @@ def parse_config(
             "severity",
             "environments",
             "report",
+            "secrets",
             *_LATER_SECTIONS,
         ),
     )
@@ -242,6 +252,7 @@ def parse_config(
         severity=reader.severity_map(top.get("severity"), ("severity",)),
         environments=_environments(reader, top.get("environments")),
         report=_report(reader, top.get("report")),
+        secrets=_secrets(reader, top.get("secrets")),
         source_path=path,
     )
     return config, findings + reader.findings
@@ -289,6 +300,20 @@ def _schema(reader: _Reader, value: Any) -> SchemaConfig:
             )
         ),
         skip_kinds=reader.strings(data.get("skip"), (*where, "skip")),
+    )
+
+
+def _secrets(reader: _Reader, value: Any) -> SecretsConfig:
+    where: FieldPath = ("secrets",)
+    data = reader.mapping(value, where, ("allow",))
+    allow_where: FieldPath = (*where, "allow")
+    allow = reader.mapping(data.get("allow"), allow_where, ("paths", "rules", "fingerprints"))
+    return SecretsConfig(
+        allow_paths=reader.strings(allow.get("paths"), (*allow_where, "paths")),
+        allow_rules=reader.strings(allow.get("rules"), (*allow_where, "rules")),
+        allow_fingerprints=reader.strings(
+            allow.get("fingerprints"), (*allow_where, "fingerprints")
+        ),
     )
 
 

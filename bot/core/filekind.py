@@ -20,6 +20,7 @@ class FileKind(StrEnum):
     HELM_CHART = "helm-chart"
     GATE_CONFIG = "gate-config"  # our own .github/gitops-gate.yml
     WORKFLOW = "ci-workflow"  # .github/workflows/*: YAML, never Kubernetes
+    TEXT = "text"  # any other text file (.env, .tf, .properties...): scanned for secrets only
 
 
 def is_candidate(path: str) -> bool:

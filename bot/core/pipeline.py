@@ -26,9 +26,12 @@ from bot import __version__
 from bot.analyzers import schema as schema_analyzer
 from bot.analyzers import syntax as syntax_analyzer
 from bot.analyzers.crd import TreeCrdSchemas
+from bot.analyzers.secrets import analyzer as secrets_analyzer
+from bot.analyzers.secrets.allow import AllowList
 from bot.config import DEFAULT_CONFIG_PATH, Config, FailOn, SchemaEngine, parse_config
+from bot.core.allowance import Allowance
 from bot.core.changeset import ChangedFile, ChangeSet
-from bot.core.document import Document, LoadedFile, load_file
+from bot.core.document import Document, LoadedFile, decode, load_file
 from bot.core.filekind import FileKind, chart_roots, classify, is_candidate
 from bot.core.finding import Category, Finding, Severity, Source
 from bot.core.kustomize import patch_paths
@@ -95,6 +98,10 @@ class Report:
     files: int
     documents: int
     tool_version: str = __version__
+    # Findings allowed on purpose (inline comments, config allowlists): listed, never hidden.
+    allowances: tuple[Allowance, ...] = ()
+    # Secrets on lines the change did not add (only a change's own secrets fail its check).
+    pre_existing_secrets: int = 0
 
     @property
     def conclusion(self) -> str:
@@ -127,6 +134,8 @@ class _Run:
     options: Options
     engines: Engines
     findings: list[Finding] = field(default_factory=list)
+    allowances: list[Allowance] = field(default_factory=list)
+    pre_existing_secrets: int = 0
 
 
 def run(
@@ -153,6 +162,7 @@ def run(
             state.findings.extend(item.findings)
         _guarded(state, "syntax", lambda: _syntax(state, loaded))
         _guarded(state, "schema", lambda: _schema(state, loaded))
+        _guarded(state, "secrets", lambda: _secrets(state, loaded))
     findings = _post_process(state, {f.path: f for f in selected})
     blocking = tuple(_fails(f, config, options.fail_on) for f in findings)
     return Report(
@@ -160,6 +170,8 @@ def run(
         blocking=blocking,
         files=len(loaded),
         documents=sum(len(item.documents) for item in loaded),
+        allowances=tuple(state.allowances),
+        pre_existing_secrets=state.pre_existing_secrets,
     )
 
 
@@ -209,17 +221,14 @@ def collector_paused() -> Iterator[None]:
 
 
 def select_files(files: Iterable[ChangedFile], config: Config) -> list[ChangedFile]:
-    out = []
-    for changed in files:
-        path = changed.path
-        if not is_candidate(path):
-            continue
-        if config.include and not wcglob.globmatch(path, list(config.include), flags=_GLOB_FLAGS):
-            continue
-        if config.exclude and wcglob.globmatch(path, list(config.exclude), flags=_GLOB_FLAGS):
-            continue
-        out.append(changed)
-    return out
+    """The YAML and JSON files the config's include/exclude leave in."""
+    return [f for f in files if is_candidate(f.path) and _in_scope(f.path, config)]
+
+
+def _in_scope(path: str, config: Config) -> bool:
+    if config.include and not wcglob.globmatch(path, list(config.include), flags=_GLOB_FLAGS):
+        return False
+    return not (config.exclude and wcglob.globmatch(path, list(config.exclude), flags=_GLOB_FLAGS))
 
 
 def _guarded(state: _Run, name: str, step: Callable[[], list[Finding]]) -> None:
@@ -256,6 +265,35 @@ def _syntax(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
     )
     for findings in state.engines.map(task, syntax_analyzer.jobs_for(loaded)):
         out.extend(findings)
+    return out
+
+
+def _secrets(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
+    if not _wanted(state, Category.SECRET):
+        return []
+    config = state.config.secrets
+    allow = AllowList(config.allow_paths, config.allow_rules, config.allow_fingerprints)
+    texts = _text_files(state)
+    added = {f.path: f.added_lines for f in state.changeset.files}
+    result = secrets_analyzer.analyze([*loaded, *texts], allow, added)
+    state.allowances.extend(result.allowances)
+    state.pre_existing_secrets += result.pre_existing
+    return result.findings
+
+
+def _text_files(state: _Run) -> list[LoadedFile]:
+    """Files that are not YAML or JSON but may hold secrets (.env, .tf, .properties, ...):
+    decoded only. Binary files and undecodable ones are skipped quietly: they are not ours to
+    report on."""
+    out = []
+    for changed in state.changeset.files:
+        if changed.content is None or is_candidate(changed.path):
+            continue
+        if not _in_scope(changed.path, state.config):
+            continue
+        text, problems = decode(changed.path, changed.content, state.options.limits)
+        if text is not None and not problems:
+            out.append(LoadedFile(changed.path, FileKind.TEXT, text))
     return out
 
 

@@ -18,12 +18,18 @@ SCHEMA_RESOURCE = "schemas/report-v1.schema.json"
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "version": REPORT_VERSION,
         "tool": {"name": "gitops-gate", "version": report.tool_version},
         "summary": report.summary(),
         "findings": [finding.to_dict() for finding in report.findings],
     }
+    # Additive fields of contract version 1: present only when they say something.
+    if report.pre_existing_secrets:
+        out["summary"]["pre_existing_secrets"] = report.pre_existing_secrets
+    if report.allowances:
+        out["allowances"] = [allowance.to_dict() for allowance in report.allowances]
+    return out
 
 
 def render(report: Report) -> str:

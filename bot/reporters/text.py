@@ -38,6 +38,7 @@ def render(report: Report, *, colour: bool = False) -> str:
         for finding, blocking in group:
             lines.append(_INDENT + _line(finding, blocking, paint))
         lines.append("")
+    lines.extend(_allowed(report))
     lines.append(_summary(report, paint))
     return "\n".join(lines) + "\n"
 
@@ -80,6 +81,26 @@ def _line(finding: Finding, blocking: bool, paint: Paint) -> str:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _allowed(report: Report) -> list[str]:
+    """Allowed findings and pre-existing secrets are said, never hidden."""
+    out: list[str] = []
+    if report.allowances:
+        out.append(f"Allowed on purpose ({len(report.allowances)}):")
+        for allowance in report.allowances:
+            where = f"{allowance.path}:{allowance.line}" if allowance.line else allowance.path
+            out.append(
+                f"{_INDENT}{where}  [{allowance.rule_id}]  {allowance.how}: {allowance.reason}"
+            )
+        out.append("")
+    if report.pre_existing_secrets:
+        out.append(
+            f"{_plural(report.pre_existing_secrets, 'secret')} already on the base branch "
+            "(not findings: only lines the change adds can fail it)."
+        )
+        out.append("")
+    return out
 
 
 def _summary(report: Report, paint: Paint) -> str:
