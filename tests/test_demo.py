@@ -25,6 +25,9 @@ PLANTED = {
     ("infra/backups/nightly.yaml", 8, "schema/wrong-type"),
     ("infra/backups/nightly.yaml", 12, "schema/unknown-field"),
     ("infra/monitoring/servicemonitor.yaml", 1, "schema/missing-schema"),
+    ("apps/worker/deployment.yaml", 19, "secret/database-url"),
+    ("apps/worker/deployment.yaml", 21, "secret/generic-password"),
+    ("apps/worker/secret.yaml", 7, "secret/stripe-secret-key"),
 }
 
 
@@ -62,4 +65,5 @@ def test_demo_cli_exit_code_is_findings() -> None:
     result = CliRunner().invoke(main, ["check", str(DEMO)])
     assert result.exit_code == 1, result.output
     assert "spec.selectr: unknown field" in result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 8 errors, 2 warnings")
+    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 11 errors, 2 warnings")
+    assert "sk_live_4eC39" not in result.output  # secrets are redacted
