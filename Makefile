@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke clean
+.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ bench-app: $(STAMP)
 
 bench-app-smoke: $(STAMP)
 	$(BIN)/python -m bench.app_bench --smoke
+
+# Secret scanning on a labeled corpus, beside detect-secrets: precision, recall, files/s.
+bench-secrets: $(STAMP)
+	$(BIN)/python -m bench.secrets_bench --files 2000
+
+bench-secrets-smoke: $(STAMP)
+	$(BIN)/python -m bench.secrets_bench --smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
