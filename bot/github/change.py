@@ -11,6 +11,7 @@ gate; if it edits the config, the new file is validated and reported, but not us
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -75,12 +76,15 @@ async def read_change(
     changed: dict[str, _Entry] = {}
     if not by_trees:
         changed = _entries(await _changed_files(calls, ref, incomplete))
-    tree, tree_read = await _head_tree(calls, ref, ref.head_sha, limits, incomplete)
+    # Besides the YAML and JSON of the whole tree (context), the head's version of every other
+    # changed text file is read too: .env, .tf, .properties... are scanned for secrets.
+    wanted = _wanted(changed)
+    tree, tree_read = await _head_tree(calls, ref, ref.head_sha, limits, incomplete, wanted)
     if by_trees and tree_read:
         changed = await _diff_from_merge_base(calls, ref, tree, limits, incomplete)
     files = []
     for path, entry in sorted(changed.items()):
-        if not is_candidate(path):
+        if not wanted(path):
             continue
         status = entry.status
         content = None if status is FileStatus.REMOVED else tree.files.get(path)
@@ -168,13 +172,22 @@ async def _diff_from_merge_base(
     return {d.path: _Entry(d.status, d.added_lines) for d in diff_files(base.files, head.files)}
 
 
+def _wanted(changed: dict[str, _Entry]) -> Callable[[str], bool]:
+    return lambda path: is_candidate(path) or path in changed
+
+
 async def _head_tree(
-    calls: _Calls, ref: ChangeRef, sha: str, limits: TarLimits, incomplete: list[str]
+    calls: _Calls,
+    ref: ChangeRef,
+    sha: str,
+    limits: TarLimits,
+    incomplete: list[str],
+    wanted: Callable[[str], bool] = is_candidate,
 ) -> tuple[Tree, bool]:
     """A commit's tree from its archive, and whether it could be read."""
     response = await calls.get(f"/repos/{ref.repo}/tarball/{sha}")
     try:
-        return read_tree(response.body, is_candidate, limits), True
+        return read_tree(response.body, wanted, limits), True
     except TarballError as exc:
         incomplete.append(f"{exc}; the changed files could not be checked.")
         return Tree(), False

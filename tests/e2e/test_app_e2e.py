@@ -316,3 +316,22 @@ def test_an_outage_past_the_deadline_fails_the_check_run_with_the_reason(
     assert run.completions == 1
     assert "could not" in run.output["title"].lower()
     assert "**Reason:** the check did not finish within 3 s" in run.output["summary"]
+
+
+def test_a_secret_in_a_pr_fails_the_check_and_is_never_sent_to_github(bot: Bot) -> None:
+    import json as jsonlib
+
+    key = "sk_live_" + "Qm7vT2xK9pLr4ZsW8yN3cB6dF1gH5jA0"
+    base = bot.repo.branches["main"]
+    head = bot.repo.commit_changes(
+        base, {"apps/api/.env": f"LOG_LEVEL=info\nSTRIPE_API_KEY={key}\n"}
+    )
+    pr = bot.repo.open_pull_request(base_sha=base, head_sha=head)
+    bot.deliver(bot.pr_delivery("opened", pr))
+    (run,) = wait_for(lambda: _completed(bot, head), what="the check run")
+    assert run.conclusion == "failure"
+    assert [(a["path"], a["start_line"], a["title"]) for a in run.annotations] == [
+        ("apps/api/.env", 2, "secret/stripe-secret-key")
+    ]
+    sent = jsonlib.dumps([event.body for event in run.events], ensure_ascii=False)
+    assert key not in sent and "sk_l…" in sent

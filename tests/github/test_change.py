@@ -167,12 +167,14 @@ def test_a_pull_request_reads_exactly_its_changed_manifests_at_the_head(world: W
     fetched = read(world, pr_ref(world, pr.number))
     files = by_path(fetched)
     assert list(files) == [
+        "README.md",  # not a manifest, but changed text is scanned for secrets
         "apps/accounts/robot.yaml",
         "apps/big.yaml",
         "apps/new.yaml",
         "apps/old.yaml",
         "apps/web.yaml",
-    ]  # README.md changed too, but it is not a manifest
+    ]
+    assert files["README.md"].content == b"# manifests\n\nmore\n"
     assert files["apps/web.yaml"] == ChangedFile(
         "apps/web.yaml", WEB_HEAD.encode(), FileStatus.MODIFIED, frozenset({7, 13})
     )
