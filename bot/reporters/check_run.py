@@ -288,11 +288,36 @@ def _summary(
         )
     if omissions:
         parts.append("### Omitted\n\n" + "\n".join(omissions) + "\n")
+    parts.extend(_allowed(report))
     summary = "\n".join(parts)
     if _size(summary) > SUMMARY_LIMIT:  # only if the reserve was not enough; cut safely
         note = "\n\n_(This summary was truncated to fit GitHub's size limit.)_\n"
         summary = truncate_utf8(summary, SUMMARY_LIMIT - _size(note), suffix="") + note
     return summary
+
+
+_ALLOWANCES_LISTED_MAX = 50
+
+
+def _allowed(report: Report) -> list[str]:
+    """Allowed findings and pre-existing secrets are said in the summary, never hidden."""
+    parts: list[str] = []
+    if report.allowances:
+        lines = [
+            f"- {_code(a.path + (f':{a.line}' if a.line else ''))} {_code(a.rule_id)}: "
+            f"{_inline(a.how)}, {_inline(a.reason)}\n"
+            for a in report.allowances[:_ALLOWANCES_LISTED_MAX]
+        ]
+        more = len(report.allowances) - len(lines)
+        if more > 0:
+            lines.append(f"- and {more} more\n")
+        parts.append(f"### Allowed on purpose ({len(report.allowances)})\n\n" + "".join(lines))
+    if report.pre_existing_secrets:
+        parts.append(
+            f"_{_plural(report.pre_existing_secrets, 'secret')} already on the base branch "
+            "(not findings: only lines this change adds can fail it)._\n"
+        )
+    return parts
 
 
 def _summary_head(

@@ -500,3 +500,23 @@ def test_truncate_utf8_never_cuts_a_character(text: str, limit: int) -> None:
 
 def test_truncate_utf8_replaces_lone_surrogates() -> None:
     assert truncate_utf8("bad \udcff byte", 100) == "bad ? byte"
+
+
+def test_allowances_and_pre_existing_secrets_are_in_the_summary() -> None:
+    from bot.core.allowance import Allowance
+
+    report = Report(
+        findings=(),
+        blocking=(),
+        files=2,
+        documents=2,
+        allowances=(
+            Allowance("secret/jwt", "apps/a.yaml", 7, "ab12", "inline comment", "test fixture"),
+        ),
+        pre_existing_secrets=3,
+    )
+    out = render(report)
+    assert out.conclusion == "success"
+    assert "### Allowed on purpose (1)" in out.summary
+    assert "`apps/a.yaml:7` `secret/jwt`: inline comment, test fixture" in out.summary
+    assert "3 secrets already on the base branch" in out.summary
