@@ -439,8 +439,13 @@ def cloudflare_origin(rng: random.Random) -> str:
 
 
 def discord_bot(rng: random.Random) -> str:
+    # Discord's format: base64 of the bot's user id (a snowflake), a 6-character timestamp and
+    # an HMAC. The id is derived from the same random draws as before, so that the rest of the
+    # corpus does not change.
     head = rng.choice("MN") + rand(rng, ALNUM, 23)
-    return f"{head}.{rand(rng, URLSAFE, 6)}.{rand(rng, URLSAFE, 27)}"
+    digest = int.from_bytes(hashlib.sha256(head.encode()).digest()[:8], "big")
+    user_id = str(10**17 + digest % (9 * 10**17))
+    return f"{b64url(user_id.encode())}.{rand(rng, URLSAFE, 6)}.{rand(rng, URLSAFE, 27)}"
 
 
 def discord_webhook(rng: random.Random) -> str:

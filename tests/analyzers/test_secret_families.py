@@ -517,6 +517,71 @@ def test_test_pypi_token() -> None:
     assert [h.family.id for h in scan(f"password: {token}\n")] == ["pypi-token"]
 
 
+def test_sentry_dsn_with_a_client_key_only() -> None:
+    key = rand(HEX, 32)
+    text = f"SENTRY_DSN: https://{key}@o123456.ingest.sentry.io/4504321\n"
+    hits = scan(text)
+    assert [(h.family.id, h.value, h.start) for h in hits] == [("sentry-dsn", key, text.index(key))]
+
+
+def test_sentry_legacy_dsn_reports_the_secret_key() -> None:
+    public, secret = rand(HEX, 32), rand(HEX, 32)
+    text = f"dsn = https://{public}:{secret}@sentry.io/12345\n"
+    hits = scan(text)
+    assert [(h.family.id, h.value, h.start) for h in hits] == [
+        ("sentry-dsn", secret, text.index(secret))
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dsn: https://examplePublicKey@o0.ingest.sentry.io/0\n",  # Sentry's documentation
+        "url: https://o4504.ingest.sentry.io/api/4504/envelope/\n",  # no key
+        f"remote: https://{'0123abcd' * 4}@git.example.com/team/12\n",  # not a Sentry host
+        f"dsn: ftp://{'9f8e7d6c' * 4}@sentry.example.com/3\n",  # not http(s)
+    ],
+)
+def test_sentry_look_alikes(text: str) -> None:
+    assert [h.family.id for h in scan(text) if h.family.id == "sentry-dsn"] == []
+
+
+def test_mailgun_key_in_the_newer_format() -> None:
+    key = f"{rand(HEX, 32)}-{rand(HEX, 8)}-{rand(HEX, 8)}"
+    text = f"env:\n  - name: MAILGUN_API_KEY\n    value: {key}\n"
+    hits = scan(text)
+    assert [(h.family.id, h.value, h.start) for h in hits] == [
+        ("mailgun-api-key", key, text.index(key))
+    ]
+
+
+def test_mailgun_shaped_value_without_mailgun_context() -> None:
+    value = f"{rand(HEX, 32)}-{rand(HEX, 8)}-{rand(HEX, 8)}"
+    assert scan(f"build-id: {value}\n") == []
+
+
+def test_mailgun_newer_format_wins_over_a_datadog_key() -> None:
+    key = f"{rand(HEX, 32)}-{rand(HEX, 8)}-{rand(HEX, 8)}"
+    text = f"DATADOG_SITE=datadoghq.eu\nMAILGUN_API_KEY={key}\n"
+    assert [(h.family.id, h.value) for h in scan(text)] == [("mailgun-api-key", key)]
+
+
+def test_discord_bot_token_with_a_17_digit_user_id() -> None:
+    user_id = str(RNG.randrange(10**16, 10**17)).encode()
+    token = f"{b64url(user_id)}.{rand(B64URL, 6)}.{rand(B64URL, 27)}"
+    text = f"DISCORD_TOKEN={token}\n"
+    hits = scan(text)
+    assert [(h.family.id, h.start, h.end) for h in hits] == [
+        ("discord-bot-token", text.index(token), text.index(token) + len(token))
+    ]
+
+
+def test_discord_shape_without_a_base64_user_id_is_not_a_bot_token() -> None:
+    head = "N" + rand(ALNUM, 23)
+    assert not base64.b64decode(head + "=" * (-len(head) % 4)).isdigit()
+    assert scan(f"DISCORD_BOT_TOKEN: {head}.{rand(B64URL, 6)}.{rand(B64URL, 27)}\n") == []
+
+
 # --- private keys -----------------------------------------------------------------------------
 
 
@@ -612,6 +677,8 @@ def test_not_placeholders(value: str) -> None:
         AZURITE,
         "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
         jwt({"alg": "HS256"}, {"sub": "1234567890", "name": "John Doe", "admin": True}),
+        "07401b.f395accd246ae52d",  # Kubernetes TLS bootstrapping
+        "9a08jv.c0izixklcxtmnze7",  # kubeadm configuration
     ],
 )
 def test_documentation_examples(value: str) -> None:

@@ -220,6 +220,61 @@ def test_terraform_file() -> None:
     assert got("main.tf", text, FileKind.TEXT) == [(3, 15, "generic-password")]
 
 
+def test_terraform_variable_default_is_judged_by_the_variable_name() -> None:
+    text = (
+        'variable "db_password" {\n'  # 1
+        "  type      = string\n"  # 2
+        "  sensitive = true\n"  # 3
+        '  default   = "Zq7!xLm2vW9p"\n'  # 4
+        "}\n"  # 5
+        'variable "cloudflare_api_key" { default = "873b93bf96ff94fe6bf6874c2a52eafd2fc83" }\n'
+        'variable "internal_token" {\n'  # 7
+        '  description = "the token"\n'  # 8
+        '  default     = "7VNVqWEuvfNuoV_ACt4c6OHs3aYGIx_Yonh2"\n'  # 9
+        "}\n"  # 10
+    )
+    assert got("variables.tf", text, FileKind.TEXT) == [
+        (4, 16, "generic-password"),
+        (6, 44, "cloudflare-api-key"),
+        (9, 18, "generic-token"),
+    ]
+
+
+def test_terraform_variable_defaults_that_are_not_credentials() -> None:
+    text = (
+        'variable "password_length" { default = "24" }\n'
+        'variable "db_password_secret_name" { default = "db-credentials-v2" }\n'
+        'variable "admin_password" { default = "" }\n'
+        'variable "api_token" { default = "REPLACE_ME" }\n'
+        'variable "region" { default = "eu-west-1" }\n'
+        'variable "image_tag" {\n'
+        '  default = "Zq7xLm2vW9pKq8rT"\n'
+        "}\n"
+        'variable "signing_key" {\n'
+        "  validation {\n"
+        "    condition = length(var.signing_key) > 0\n"
+        "  }\n"
+        "}\n"
+        'variable "theme" { default = "Xk9pL2vQ7sWm4TnR" }\n'
+    )
+    assert got("variables.tf", text, FileKind.TEXT) == []
+
+
+def test_admin_master_and_secret_key_names() -> None:
+    text = (
+        "ALGOLIA_ADMIN_KEY=L2qrt0KGrLqWE3JaDMOQhkj7steVMQAv\n"  # 1
+        "MEILI_MASTER_KEY=Hq9vZ2mW8xPqTtLm4Tx7\n"  # 2
+        "DJANGO_SECRET_KEY=p4Lq9vZ2mW8xPqTt7Vb1Np\n"  # 3
+        "ALGOLIA_ADMIN_KEY_ID=42\n"  # 4: configuration, not the key
+        "ADMIN_KEY_PATH=/etc/keys/admin.pem\n"  # 5
+    )
+    assert got(".env", text, FileKind.TEXT) == [
+        (1, 19, "generic-api-key"),
+        (2, 18, "generic-api-key"),
+        (3, 19, "generic-secret"),
+    ]
+
+
 def test_properties_file() -> None:
     text = (
         "server.port=8080\n"
@@ -256,6 +311,16 @@ def test_secret_with_three_keys_gives_three_findings_at_their_lines() -> None:
     ]
     assert all((h.kind, h.name, h.namespace) == ("Secret", "db", "shop") for h in hits)
     assert [h.key for h in hits] == ["password", "api-key", "token"]
+
+
+def test_secret_string_data_hex_admin_key() -> None:
+    text = SECRET_HEAD + (
+        "type: Opaque\n"  # 6
+        "stringData:\n"  # 7
+        "  ALGOLIA_ADMIN_KEY: ab7f5daec7be99afdd5050099b3f2ada4488f6d2\n"  # 8
+        "  git-revision: 4488f6d2ab7f5daec7be99afdd5050099b3f2ada\n"  # 9: a commit SHA
+    )
+    assert got("secret.yaml", text) == [(8, 22, "kubernetes-secret")]
 
 
 def test_secret_string_data_skips_empty_and_templated_values() -> None:
@@ -387,6 +452,24 @@ def test_kubeconfig_user_credentials() -> None:
         (15, 14, "kubeconfig-credential"),
         (19, 17, "kubeconfig-credential"),
     ]
+
+
+def test_kubeconfig_kubeadm_bootstrap_token() -> None:
+    text = (
+        "apiVersion: v1\n"  # 1
+        "kind: Config\n"  # 2
+        "users:\n"  # 3
+        "  - name: kubelet-bootstrap\n"  # 4
+        "    user:\n"  # 5
+        "      token: sfihmv.wlz08sfmjo8qsply\n"  # 6
+        "  - name: docs\n"  # 7
+        "    user:\n"  # 8
+        "      token: 07401b.f395accd246ae52d\n"  # 9: the Kubernetes documentation's
+        "  - name: kubeadm-default\n"  # 10
+        "    user:\n"  # 11
+        "      token: abcdef.0123456789abcdef\n"  # 12: kubeadm's placeholder
+    )
+    assert got("bootstrap-kubeconfig.yaml", text) == [(6, 14, "kubeconfig-credential")]
 
 
 # --------------------------------------------------------------------------------------------

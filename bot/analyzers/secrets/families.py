@@ -372,6 +372,21 @@ def _url_kind(text: str, m: re.Match[str]) -> Family | None:
     return URL_CREDS
 
 
+# The current DSN form carries only the project's client key: ``https://<key>@o1.ingest.sentry.io/2``
+# (the legacy ``<key>:<secret>@`` form is a URL with credentials, see ``_url_kind``).
+_SENTRY_KEY_DSN_RE = _rx(
+    r"://(?P<secret>[0-9a-f]{32})@(?P<host>[A-Za-z0-9.\-]*sentry[A-Za-z0-9.\-]*)(?::[0-9]{1,5})?"
+    r"/(?:[A-Za-z0-9._\-]+/)*[0-9]+(?![A-Za-z0-9._\-])",
+    _I,
+)
+
+
+def _find_sentry_key_dsn(text: str, low: str) -> Iterator[tuple[int, int, str | None]]:
+    for m in _SENTRY_KEY_DSN_RE.finditer(text):
+        if _url_scheme(text, m.start()) in ("http", "https"):
+            yield m.start("secret"), m.end("secret"), None
+
+
 def _url_finder(family: Family) -> Finder:
     def find(text: str, low: str) -> Iterator[tuple[int, int, str | None]]:
         for m in _URL_RE.finditer(text):
@@ -742,6 +757,18 @@ DETECTORS: tuple[Detector, ...] = (
         priority=80,
     ),
     Detector(
+        MAILGUN,
+        ("mailgun",),
+        _rx(
+            r"(?<![A-Za-z0-9_\-])(?P<secret>[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})"
+            r"(?![A-Za-z0-9_\-])"
+        ),
+        validate=_entropy_at_least(3.0),
+        context=_rx(r"mailgun"),
+        window=300,
+        priority=80,
+    ),
+    Detector(
         MAILCHIMP,
         ("-us",),
         _rx(r"(?<![A-Za-z0-9_])(?P<secret>[0-9a-f]{32}-us[0-9]{1,2})(?![A-Za-z0-9_])"),
@@ -783,7 +810,7 @@ DETECTORS: tuple[Detector, ...] = (
         DISCORD_BOT,
         ("discord",),
         _rx(
-            r"(?<![A-Za-z0-9_\-])(?P<secret>[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}"
+            r"(?<![A-Za-z0-9_\-])(?P<secret>[MNO][A-Za-z0-9_\-]{22,27}\.[A-Za-z0-9_\-]{6}"
             r"\.[A-Za-z0-9_\-]{27,40})(?![A-Za-z0-9_\-])"
         ),
         validate=_discord_ok,
@@ -817,6 +844,7 @@ DETECTORS: tuple[Detector, ...] = (
         priority=85,
     ),
     Detector(SENTRY_DSN, ("://",), finder=_url_finder(SENTRY_DSN), priority=80, benign_ok=True),
+    Detector(SENTRY_DSN, ("sentry",), finder=_find_sentry_key_dsn, priority=80, benign_ok=True),
     Detector(
         SENTRY_TOKEN,
         ("sntrys_", "sntryu_"),

@@ -25,7 +25,7 @@ from typing import Literal
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.analyzers.secrets import placeholders
+from bot.analyzers.secrets import families, placeholders
 from bot.analyzers.secrets.model import Family, Hit
 from bot.core.document import Document
 
@@ -137,7 +137,18 @@ _PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", 
 _TOKEN_WORDS = frozenset({"token", "bearer"})
 _SECRET_WORDS = frozenset({"secret", "credential", "credentials", "creds", "auth"})
 _API_KEY_OWNERS = frozenset(
-    {"api", "access", "account", "service", "client", "app", "subscription", "license", "master"}
+    {
+        "api",
+        "access",
+        "account",
+        "service",
+        "client",
+        "app",
+        "subscription",
+        "license",
+        "master",
+        "admin",
+    }
 )
 _SECRET_KEY_OWNERS = frozenset({"secret", "private", "signing", "encryption", "crypt", "hmac"})
 _COMPOUND_SUFFIXES = ("password", "passwd", "secret", "token")
@@ -359,9 +370,77 @@ def scan_assignments(
         if is_credential_value(family, value):
             at = start + match.start("rest") + value_offset
             hits.append(Hit(family, value, at, at + len(value), key=key))
+    if dialect == "hcl":
+        hits.extend(scan_variable_defaults(text, start, end))
     if dialect in ("embedded", "env"):
         hits.extend(scan_flags(text, start, end))
     return hits
+
+
+_VARIABLE = re.compile(r'^[ \t]*variable[ \t]+"(?P<name>[A-Za-z_][\w\-]*)"[ \t]*\{', re.MULTILINE)
+_DEFAULT = re.compile(r'(?:^|[{;])[ \t]*default[ \t]*=[ \t]*(?P<rest>"[^\n]*)', re.MULTILINE)
+
+
+def _block_end(text: str, open_brace: int, end: int) -> int:
+    """The offset just past the ``}`` closing the block opened at ``open_brace`` (strings and
+    ``#``/``//`` comments skipped), or ``end`` when it is not closed."""
+    depth = 0
+    i = open_brace
+    while i < end:
+        char = text[i]
+        if char == '"':
+            i += 1
+            while i < end and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif char == "#" or text.startswith("//", i):
+            newline = text.find("\n", i, end)
+            i = end if newline < 0 else newline
+            continue
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return end
+
+
+def scan_variable_defaults(text: str, start: int = 0, end: int | None = None) -> list[Hit]:
+    """``variable "db_password" { default = "..." }``: the variable's name says what its
+    literal default is. A provider format is reported under its own family (the name gives
+    the context that some need: ``cloudflare_api_key``, ``mailgun_api_key``...)."""
+    end = len(text) if end is None else end
+    hits: list[Hit] = []
+    for var in _VARIABLE.finditer(text, start, end):
+        name = var.group("name")
+        family = classify_key(name)
+        if family is None and not families.keywords_in(name.lower()):
+            continue
+        block_end = _block_end(text, var.end() - 1, end)
+        for default in _DEFAULT.finditer(text, var.end() - 1, block_end):
+            parsed = _assigned_value(default.group("rest"), "hcl", None)
+            if parsed is None:
+                continue
+            value, value_offset = parsed
+            at = default.start("rest") + value_offset
+            hit = _variable_default_hit(name, family, value, at)
+            if hit is not None:
+                hits.append(hit)
+    return hits
+
+
+def _variable_default_hit(name: str, family: Family | None, value: str, at: int) -> Hit | None:
+    """The hit for ``value`` (at offset ``at``) as if assigned to ``name``."""
+    assignment = f'{name} = "{value}"'
+    offset = len(name) + 4
+    for found in families.scan(assignment):
+        if found.start >= offset and found.end <= offset + len(value):
+            inner = at + found.start - offset
+            return Hit(found.family, found.value, inner, inner + len(found.value), key=name)
+    if family is not None and is_credential_value(family, value):
+        return Hit(family, value, at, at + len(value), key=name)
+    return None
 
 
 def _assigned_value(

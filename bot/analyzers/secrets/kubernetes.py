@@ -393,6 +393,20 @@ _KUBECONFIG_SECRETS = {
 }
 
 
+# A kubeadm bootstrap token, ``<token-id>.<token-secret>``: lower case and digits only, which
+# the generic value rules take for a resource name.
+_BOOTSTRAP_TOKEN = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
+
+
+def is_bootstrap_token(value: str) -> bool:
+    v = value.strip()
+    return (
+        _BOOTSTRAP_TOKEN.fullmatch(v) is not None
+        and not _ignorable(v)
+        and placeholders.shannon_entropy(v) >= 3.0
+    )
+
+
 def scan_kubeconfig(root: Node, dt: DocText) -> list[Hit]:
     users = mapping_get(root, "users")
     if not isinstance(users, SequenceNode):
@@ -425,6 +439,8 @@ def _kubeconfig_value(key: str, node: ScalarNode, dt: DocText) -> Hit | None:
         if found:
             return _kubeconfig_hit(node, dt, found[0].family, found[0].encrypted, found[0].value)
         return _kubeconfig_hit(node, dt, KUBECONFIG_CREDENTIAL, value=text)
+    if key == "token" and is_bootstrap_token(value):
+        return _kubeconfig_hit(node, dt, KUBECONFIG_CREDENTIAL)
     generic_family = _KUBECONFIG_SECRETS.get(key)
     if generic_family is None or not generic.is_credential_value(generic_family, value):
         return None

@@ -198,6 +198,10 @@ _DOCUMENTATION_VALUES = frozenset(
         # GitHub documentation placeholders
         "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
         "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+        # Kubernetes documentation bootstrap tokens (TLS bootstrapping, kubeadm configuration)
+        "07401b.f395accd246ae52d",
+        "9a08jv.c0izixklcxtmnze7",
+        "783bde.3f89s0fje9f38fhf",
     }
 )
 
@@ -224,7 +228,8 @@ def _jwt_is_jwt_io_sample(value: str) -> bool:
 
 def is_documentation_example(value: str) -> bool:
     """An exact, publicly documented sample credential (AWS ``…EXAMPLE`` keys, the jwt.io token,
-    the Azurite development key, Stripe/Slack/GitHub documentation tokens)."""
+    the Azurite development key, Stripe/Slack/GitHub documentation tokens, Kubernetes
+    documentation bootstrap tokens)."""
     v = value.strip()
     if v in _DOCUMENTATION_VALUES:
         return True
