@@ -510,6 +510,13 @@ def sentry_dsn(rng: random.Random) -> str:
     return f"https://{rand(rng, HEX, 32)}@o{org}.ingest.sentry.io/{project}"
 
 
+def sentry_dsn_legacy(rng: random.Random) -> str:
+    """The old DSN form that carried the secret key after the public one."""
+    return (
+        f"https://{rand(rng, HEX, 32)}:{rand(rng, HEX, 32)}@sentry.io/{rand(rng, string.digits, 6)}"
+    )
+
+
 def telegram(rng: random.Random) -> str:
     return f"{rand(rng, string.digits, 10)}:AA{rand(rng, URLSAFE, 33)}"
 
@@ -940,7 +947,8 @@ VENDOR: tuple[Spec, ...] = (
     Spec("postman-api-key", postman, ("POSTMAN_API_KEY",)),
     Spec("pulumi-token", _fixed("pul-", HEX, 40), ("PULUMI_ACCESS_TOKEN",)),
     Spec("sentry-auth-token", _fixed("sntryu_", HEX, 64), ("SENTRY_AUTH_TOKEN",)),
-    Spec("sentry-dsn", sentry_dsn, ("SENTRY_DSN",)),
+    Spec("sentry-dsn-client-key", sentry_dsn, ("SENTRY_DSN",)),
+    Spec("sentry-dsn", sentry_dsn_legacy, ("SENTRY_DSN_LEGACY",)),
     Spec("shopify-access-token", _fixed("shpat_", HEX, 32), ("SHOPIFY_ACCESS_TOKEN",)),
     Spec("shopify-shared-secret", _fixed("shpss_", HEX, 32), ("SHOPIFY_API_SECRET",)),
     Spec("telegram-bot-token", telegram, ("TELEGRAM_BOT_TOKEN", "TG_TOKEN")),

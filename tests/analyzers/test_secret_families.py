@@ -314,6 +314,9 @@ CASES: dict[str, Case] = {
     "sentry-dsn": lambda: _url_case(
         f"SENTRY_DSN: https://{rand(HEX, 32)}:{{p}}@o12345.ingest.sentry.io/678\n", rand(HEX, 32)
     ),
+    "sentry-dsn-client-key": lambda: embed(
+        "SENTRY_DSN: https://{s}@o123456.ingest.sentry.io/4504321\n", rand(HEX, 32)
+    ),
     "sentry-auth-token": lambda: embed("SENTRY_AUTH_TOKEN: {s}\n", "sntryu_" + rand(HEX, 64)),
     "postman-api-key": lambda: embed(
         "POSTMAN_API_KEY: {s}\n", f"PMAK-{rand(HEX, 24)}-{rand(HEX, 34)}"
@@ -521,7 +524,10 @@ def test_sentry_dsn_with_a_client_key_only() -> None:
     key = rand(HEX, 32)
     text = f"SENTRY_DSN: https://{key}@o123456.ingest.sentry.io/4504321\n"
     hits = scan(text)
-    assert [(h.family.id, h.value, h.start) for h in hits] == [("sentry-dsn", key, text.index(key))]
+    assert [(h.family.id, h.value, h.start) for h in hits] == [
+        ("sentry-dsn-client-key", key, text.index(key))
+    ]
+    assert hits[0].family.severity is Severity.NOTICE
 
 
 def test_sentry_legacy_dsn_reports_the_secret_key() -> None:
