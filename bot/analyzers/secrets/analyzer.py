@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.analyzers.secrets.scanfile import scan_file
-
 from bot.analyzers.secrets.allow import NO_ALLOWLIST, AllowList, decide
 from bot.analyzers.secrets.model import FileHit
 from bot.analyzers.secrets.redact import describe, value_fingerprint
+from bot.analyzers.secrets.scanfile import scan_file
 from bot.core.allowance import Allowance
 from bot.core.document import LoadedFile
 from bot.core.finding import Category, Finding, ResourceRef, Severity, Source
@@ -35,7 +34,9 @@ def analyze(
             continue
         lines = loaded.text.splitlines()
         added = (added_lines or {}).get(loaded.path)
-        for hit in scan_file(loaded):
+        hits = scan_file(loaded)
+        _release_nodes(loaded)
+        for hit in hits:
             finding = to_finding(loaded.path, hit)
             if added is not None and not _added(hit, added):
                 result.pre_existing += 1
@@ -46,6 +47,14 @@ def analyze(
             else:
                 result.findings.append(finding)
     return result
+
+
+def _release_nodes(loaded: LoadedFile) -> None:
+    """The scan composed node trees to place values; drop them again (they are four times the
+    size of the data, and nothing after this analyzer needs them)."""
+    for doc in loaded.documents:
+        if doc.source is not None:
+            doc.source.release()
 
 
 def _added(hit: FileHit, added: frozenset[int]) -> bool:
