@@ -95,7 +95,7 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
             )
         ]
     try:
-        errors = list(_relevant(entry.validator.errors(doc.data)))
+        errors = list(_relevant(entry.validator.errors(_as_applied(doc.data))))
     except Exception as exc:  # one odd document must not take the others down with it
         return [
             finding_at(
@@ -108,6 +108,16 @@ def check_document(doc: Document, ctx: SchemaContext) -> list[Finding]:
             )
         ]
     return [_error_finding(doc, error, entry) for error in errors]
+
+
+def _as_applied(data: dict[str, Any]) -> dict[str, Any]:
+    """The object as the cluster will see it: a SOPS-encrypted manifest carries a top-level
+    ``sops`` block that Flux (or the sops CLI) removes when it decrypts, so it is not an
+    unknown field."""
+    sops = data.get("sops")
+    if isinstance(sops, dict) and "mac" in sops:
+        return {key: value for key, value in data.items() if key != "sops"}
+    return data
 
 
 def _lookup(api_version: str, kind: str, sources: Sequence[SchemaSource]) -> SchemaEntry | None:
