@@ -31,6 +31,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from bot.core.finding import Category, Finding, Severity
 from bot.core.pipeline import Report
+from bot.reporters.marks import blocking_mark
 
 Conclusion = Literal["success", "failure"]
 AnnotationLevel = Literal["notice", "warning", "failure"]
@@ -158,7 +159,7 @@ def annotation(finding: Finding, blocking: bool = False) -> Annotation:
         if finding.line and finding.end_line and finding.end_line > start
         else start
     )
-    message = (finding.message.strip() or finding.rule_id) + _mark(finding, blocking)
+    message = (finding.message.strip() or finding.rule_id) + blocking_mark(finding, blocking)
     item: Annotation = {
         "path": _valid(finding.path),
         "start_line": start,
@@ -203,14 +204,6 @@ def _raw_details(finding: Finding) -> str:
     if finding.help_url:
         lines.append(f"Help: {finding.help_url}")
     return "\n".join(lines)
-
-
-def _mark(finding: Finding, blocking: bool) -> str:
-    if blocking and finding.severity is not Severity.ERROR:
-        return " (blocking)"
-    if not blocking and finding.severity is Severity.ERROR:
-        return " (not blocking)"
-    return ""
 
 
 # -- title and summary ---------------------------------------------------------------------
@@ -394,7 +387,7 @@ def _summary_line(finding: Finding, blocking: bool) -> str:
     else:
         where = "(no file)"
     message = _inline(_truncate_chars(finding.message.strip() or "-", _SUMMARY_MESSAGE_CHARS))
-    mark = _mark(finding, blocking).strip()
+    mark = blocking_mark(finding, blocking).strip()
     mark = f" _{mark}_" if mark else ""
     return (
         f"- **{finding.severity.value}** {_code(where)} {message} ({_code(finding.rule_id)}){mark}"

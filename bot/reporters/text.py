@@ -18,6 +18,7 @@ from itertools import groupby
 
 from bot.core.finding import Finding, Severity
 from bot.core.pipeline import Report
+from bot.reporters.marks import blocking_mark
 
 Paint = Callable[[str, str], str]
 
@@ -59,14 +60,6 @@ def _clean(text: str, *, newlines: bool = False) -> str:
     return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _mark(finding: Finding, blocking: bool) -> str:
-    if blocking and finding.severity is not Severity.ERROR:
-        return " (blocking)"
-    if not blocking and finding.severity is Severity.ERROR:
-        return " (not blocking)"
-    return ""
-
-
 def _line(finding: Finding, blocking: bool, paint: Paint) -> str:
     where = f"{finding.line}:{finding.column or 1}" if finding.line else "-"
     severity = paint(f"{finding.severity.value:<7}", _COLOURS[finding.severity])
@@ -75,7 +68,7 @@ def _line(finding: Finding, blocking: bool, paint: Paint) -> str:
     hang = _INDENT + " " * (_WHERE_WIDTH + 2 + 7 + 2)
     continuation = "".join("\n" + (hang + line.rstrip() if line.strip() else "") for line in rest)
     rule = paint(f"[{_clean(finding.rule_id)}]", _DIM)
-    mark = _mark(finding, blocking)
+    mark = blocking_mark(finding, blocking)
     return f"{where:>{_WHERE_WIDTH}}  {severity}  {first.rstrip()}  {rule}{mark}{continuation}"
 
 
