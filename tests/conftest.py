@@ -13,6 +13,29 @@ from bot.engines.local import local_engines
 from bot.engines.schema_store import shipped_versions
 from bot.workspace import from_paths
 
+# A small CRD several tests validate custom resources against: Widget, spec.size an integer.
+WIDGET_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: integer}
+"""
+
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
     for name, content in files.items():

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.conftest import write_tree
+from tests.conftest import WIDGET_CRD, write_tree
 
 GOOD = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\ndata:\n  a: b\n"
 BAD_TYPE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata:\n  a: 1\n"
@@ -112,27 +112,7 @@ def test_base_checks_only_changed_files_and_added_lines(tmp_path: Path) -> None:
         {
             "old/bad.yaml": BAD_TYPE,
             "app/cm.yaml": GOOD + "# trailing   \n",
-            "crds/widget.yaml": """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size: {type: integer}
-""",
+            "crds/widget.yaml": WIDGET_CRD,
         },
     )
     _git(repo, "init", "-q", "-b", "main")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.engines import schema_store
-from tests.conftest import check_tree
+from tests.conftest import WIDGET_CRD, check_tree
 
 CASES = {
     "deploy.yaml": """\
@@ -29,27 +29,7 @@ spec:
           resources:
             limits: {cpu: 1GB, memory: 128Mi}
 """,
-    "crd.yaml": """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size: {type: integer}
-""",
+    "crd.yaml": WIDGET_CRD,
     "widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
     "spec:\n  size: big\n  colour: red\n",
 }
