@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/regorus.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/regorus.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 

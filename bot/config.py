@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.core.document import Document, FieldPath, format_path, load_text
+from bot.configreader import SEVERITY_WORDS, Reader, off
+from bot.core.document import FieldPath, load_text
 from bot.core.filekind import FileKind
-from bot.core.finding import Category, Finding, Severity, Source
+from bot.core.finding import Category, Finding, Severity
 
 DEFAULT_CONFIG_PATH = ".github/gitops-gate.yml"
-_SOURCE = Source(engine="config")
 
 
 class MissingSchema(StrEnum):
@@ -99,107 +99,7 @@ class Config:
 _LATER_SECTIONS = ("policies", "images", "render", "commands")
 _LATER_REPORT_KEYS = ("review_comments", "summary_comment")
 _MAX_ANNOTATIONS_CEILING = 50_000
-_SEVERITY_WORDS = ("error", "warning", "notice", "off")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
-
-
-class _Reader:
-    """Walks the config data, recording a finding at the line of each bad key or value."""
-
-    def __init__(self, doc: Document | None, path: str) -> None:
-        self.doc = doc
-        self.path = path
-        self.findings: list[Finding] = []
-
-    def problem(
-        self,
-        where: FieldPath,
-        rule: str,
-        message: str,
-        *,
-        key: bool = False,
-        severity: Severity = Severity.ERROR,
-    ) -> None:
-        pos = self.doc.locate(where, key=key) if self.doc else None
-        self.findings.append(
-            Finding(
-                rule_id=rule,
-                category=Category.CONFIG,
-                severity=severity,
-                message=message,
-                path=self.path,
-                line=pos.line if pos else None,
-                column=pos.column if pos else None,
-                end_line=pos.line if pos else None,
-                source=_SOURCE,
-                locator=format_path(where),
-            )
-        )
-
-    def mapping(self, value: Any, where: FieldPath, known: tuple[str, ...]) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.invalid(where, value, "a mapping")
-            return {}
-        for key in value:
-            if key not in known:
-                self.problem(
-                    (*where, key),
-                    "config/unknown-key",
-                    f'Unknown key "{format_path((*where, key))}"; known keys here: '
-                    f"{', '.join(known)}.",
-                    key=True,
-                )
-        return value
-
-    def invalid(self, where: FieldPath, value: Any, expected: str) -> None:
-        self.problem(
-            where,
-            "config/invalid-value",
-            f"{format_path(where)}: expected {expected}, got {_show(value)}.",
-        )
-
-    def choice(self, value: Any, where: FieldPath, options: tuple[str, ...], default: str) -> str:
-        if value is None:
-            return default
-        if isinstance(value, str) and value in options:
-            return value
-        self.invalid(where, value, "one of " + ", ".join(options))
-        return default
-
-    def boolean(self, value: Any, where: FieldPath, default: bool) -> bool:
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        self.invalid(where, value, "true or false")
-        return default
-
-    def strings(self, value: Any, where: FieldPath) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return (value,)
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        self.invalid(where, value, "a string or a list of strings")
-        return ()
-
-    def severity_map(self, value: Any, where: FieldPath) -> tuple[tuple[str, str], ...]:
-        out: list[tuple[str, str]] = []
-        if value is None:
-            return ()
-        if not isinstance(value, dict):
-            self.invalid(where, value, "a mapping of rule id (glob) to severity")
-            return ()
-        for rule, sev in value.items():
-            sev = _off(sev)
-            if isinstance(sev, str) and sev in _SEVERITY_WORDS:
-                out.append((rule, sev))
-            else:
-                self.invalid((*where, rule), sev, "one of " + ", ".join(_SEVERITY_WORDS))
-        return tuple(out)
 
 
 def parse_config(
@@ -214,7 +114,7 @@ def parse_config(
     loaded = load_text(path, text, FileKind.GATE_CONFIG)
     findings = [_as_config_finding(f) for f in loaded.findings]
     doc = loaded.documents[0] if loaded.documents else None
-    reader = _Reader(doc, path)
+    reader = Reader(doc, path)
     if len(loaded.documents) > 1:
         reader.problem((), "config/invalid-value", "Config file must hold one YAML document.")
     data = doc.data if doc else None
@@ -264,7 +164,7 @@ def _as_config_finding(finding: Finding) -> Finding:
     return replace(finding, category=Category.CONFIG, rule_id="config/" + finding.rule_id)
 
 
-def _version(reader: _Reader, value: Any, supported: tuple[str, ...]) -> str | None:
+def _version(reader: Reader, value: Any, supported: tuple[str, ...]) -> str | None:
     if value is None:
         return None
     text = str(value) if isinstance(value, (str, int, float)) else None
@@ -283,7 +183,7 @@ def _version(reader: _Reader, value: Any, supported: tuple[str, ...]) -> str | N
     return version
 
 
-def _schema(reader: _Reader, value: Any) -> SchemaConfig:
+def _schema(reader: Reader, value: Any) -> SchemaConfig:
     where: FieldPath = ("schema",)
     data = reader.mapping(value, where, ("strict", "missing", "locations", "engine", "skip"))
     return SchemaConfig(
@@ -303,7 +203,7 @@ def _schema(reader: _Reader, value: Any) -> SchemaConfig:
     )
 
 
-def _secrets(reader: _Reader, value: Any) -> SecretsConfig:
+def _secrets(reader: Reader, value: Any) -> SecretsConfig:
     where: FieldPath = ("secrets",)
     data = reader.mapping(value, where, ("allow",))
     allow_where: FieldPath = (*where, "allow")
@@ -317,7 +217,7 @@ def _secrets(reader: _Reader, value: Any) -> SecretsConfig:
     )
 
 
-def _report(reader: _Reader, value: Any) -> ReportConfig:
+def _report(reader: Reader, value: Any) -> ReportConfig:
     where: FieldPath = ("report",)
     data = reader.mapping(value, where, ("max_annotations", *_LATER_REPORT_KEYS))
     for key in _LATER_REPORT_KEYS:
@@ -345,7 +245,7 @@ def _report(reader: _Reader, value: Any) -> ReportConfig:
     return ReportConfig(max_annotations=cap)
 
 
-def _syntax(reader: _Reader, value: Any) -> SyntaxConfig:
+def _syntax(reader: Reader, value: Any) -> SyntaxConfig:
     where: FieldPath = ("syntax",)
     data = reader.mapping(value, where, ("rules",))
     rules_value = data.get("rules")
@@ -354,13 +254,13 @@ def _syntax(reader: _Reader, value: Any) -> SyntaxConfig:
         reader.invalid((*where, "rules"), rules_value, "a mapping of yamllint rule to options")
     elif isinstance(rules_value, dict):
         for name, options in rules_value.items():
-            options = _off(options)
+            options = off(options)
             rule_where = (*where, "rules", name)
-            if isinstance(options, str) and options in _SEVERITY_WORDS:
+            if isinstance(options, str) and options in SEVERITY_WORDS:
                 rules[name] = {"severity": options}
             elif isinstance(options, dict):
                 sev = options.get("severity")
-                if sev is not None and sev not in _SEVERITY_WORDS:
+                if sev is not None and sev not in SEVERITY_WORDS:
                     reader.invalid(
                         (*rule_where, "severity"), sev, "one of error, warning, notice, off"
                     )
@@ -371,7 +271,7 @@ def _syntax(reader: _Reader, value: Any) -> SyntaxConfig:
     return SyntaxConfig(rules=rules)
 
 
-def _environments(reader: _Reader, value: Any) -> tuple[Environment, ...]:
+def _environments(reader: Reader, value: Any) -> tuple[Environment, ...]:
     if value is None:
         return ()
     if not isinstance(value, dict):
@@ -403,13 +303,3 @@ def _environments(reader: _Reader, value: Any) -> tuple[Environment, ...]:
             )
         )
     return tuple(out)
-
-
-def _off(value: Any) -> Any:
-    # An unquoted `off` is a YAML 1.1 boolean; in a severity position it can only mean "off".
-    return "off" if value is False else value
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
