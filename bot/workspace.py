@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import DEFAULT_CONFIG_PATH
 from bot.core.changeset import ChangedFile, ChangeSet, FileStatus
 from bot.core.filekind import CONFIG_PATHS
+from bot.core.trusted import normalise
 from bot.engines import git
 from bot.errors import UsageError
 
@@ -82,6 +84,54 @@ def _reader(root: Path):  # type: ignore[no-untyped-def]
     return read
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryTree:
+    """The working tree, trusted when the user runs ``check`` without ``--base``."""
+
+    root: Path
+
+    def read(self, path: str) -> bytes | None:
+        rel = normalise(path)
+        if rel == "\0":
+            return None
+        try:
+            return (self.root / rel).read_bytes()
+        except OSError:
+            return None
+
+    def files_under(self, path: str) -> list[str]:
+        rel = normalise(path)
+        if rel == "\0":
+            return []
+        target = self.root / rel
+        if target.is_file():
+            return [rel]
+        if not target.is_dir():
+            return []
+        return sorted(relative(self.root, p) for p in walk(self.root, [target]))
+
+
+@dataclass(frozen=True, slots=True)
+class GitTree:
+    """The merge base's tree, trusted with ``--base`` as the App trusts the base branch."""
+
+    repo: Path
+    commit: str
+    prefix: str  # the checked root inside the repository ("" or "deploy/")
+
+    def read(self, path: str) -> bytes | None:
+        rel = normalise(path)
+        return None if rel == "\0" else git.show_bytes(self.repo, self.commit, self.prefix + rel)
+
+    def files_under(self, path: str) -> list[str]:
+        rel = normalise(path)
+        if rel == "\0":
+            return []
+        full = (self.prefix + rel).rstrip("/")
+        found = git.files_at(self.repo, self.commit, full)
+        return sorted(p[len(self.prefix) :] for p in found if p.startswith(self.prefix))
+
+
 def from_paths(root: Path, paths: Sequence[Path], config_file: Path | None) -> ChangeSet:
     files = []
     for path in walk(root, paths):
@@ -97,6 +147,7 @@ def from_paths(root: Path, paths: Sequence[Path], config_file: Path | None) -> C
         read_context=_reader(root),
         config_text=config_text,
         config_path=config_path,
+        trusted=DirectoryTree(root),
     )
 
 
@@ -126,6 +177,7 @@ def from_base(root: Path, base: str, config_file: Path | None) -> ChangeSet:
         config_text=config_text,
         config_path=config_path,
         proposed_config_text=proposed,
+        trusted=GitTree(repo, git.merge_base(repo, base), prefix),
     )
 
 

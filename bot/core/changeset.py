@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.trusted import EMPTY_TREE, TrustedFiles
+
 
 class FileStatus(StrEnum):
     ADDED = "added"
@@ -40,3 +42,5 @@ class ChangeSet:
     config_path: str | None = None
     # The config as the change proposes it, when the change edits it: validated, not used.
     proposed_config_text: str | None = None
+    # Where policies and signing keys named by the config are read: the BASE commit.
+    trusted: TrustedFiles = EMPTY_TREE

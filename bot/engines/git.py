@@ -75,3 +75,24 @@ def _added_lines(diff: str) -> frozenset[int]:
         count = int(match.group(2)) if match.group(2) is not None else 1
         lines.update(range(start, start + count))
     return frozenset(lines)
+
+
+def show_bytes(root: Path, commit: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at ``commit`` (policies and keys may be binary-safe text)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "show", f"{commit}:{path}"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"git failed: {exc}") from exc
+    return done.stdout if done.returncode == 0 else None
+
+
+def files_at(root: Path, commit: str, prefix: str) -> list[str]:
+    """Every file path under ``prefix`` (repository-relative) at ``commit``."""
+    pathspec = ["--", prefix] if prefix else []
+    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, *pathspec)
+    return sorted(filter(None, listing.split("\0")))

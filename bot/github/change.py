@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from bot.config import DEFAULT_CONFIG_PATH
 from bot.core.changeset import ChangedFile, ChangeSet, FileStatus
-from bot.core.filekind import CONFIG_PATHS, is_candidate
+from bot.core.document import load_text
+from bot.core.filekind import CONFIG_PATHS, FileKind, is_candidate
+from bot.core.trusted import EMPTY_TREE, MemoryTree, TrustedFiles
 from bot.github.client import JSON_ACCEPT, GitHubClient, GitHubError, Response
 from bot.github.tarball import DEFAULT_TAR_LIMITS, TarballError, TarLimits, Tree, read_tree
 from bot.github.treediff import diff_files
@@ -99,6 +102,7 @@ async def read_change(
     known_paths = tree.paths | tree.links if tree_read else set(CONFIG_PATHS)
     config_text, config_path = await _base_config(calls, ref, known_paths, changed)
     proposed = _proposed_config(config_path, changed, tree.files)
+    trusted = await _trusted_tree(calls, ref, config_text, limits, incomplete)
     changeset = ChangeSet(
         files=tuple(files),
         tree_paths=frozenset(tree.paths),
@@ -106,6 +110,7 @@ async def read_change(
         config_text=config_text,
         config_path=config_path,
         proposed_config_text=proposed,
+        trusted=trusted,
     )
     return FetchedChange(changeset, incomplete + tree.suspicious, calls.count)
 
@@ -214,6 +219,43 @@ async def _base_config(
             raise
         return response.body.decode("utf-8", "replace"), path
     return None, candidates[0] if candidates else CONFIG_PATHS[0]
+
+
+async def _trusted_tree(
+    calls: _Calls,
+    ref: ChangeRef,
+    config_text: str | None,
+    limits: TarLimits,
+    incomplete: list[str],
+) -> TrustedFiles:
+    """The BASE commit's files, read only when the base config names files of the repository
+    (policy folders, signing keys): one archive call. Never the head: a pull request must not
+    bring its own policy or its own key."""
+    if not needs_trusted_files(config_text):
+        return EMPTY_TREE
+    base, read = await _head_tree(calls, ref, ref.base_sha, limits, incomplete, lambda _p: True)
+    if not read:
+        incomplete.append("the base commit's policies and keys could not be read.")
+    return MemoryTree(base.files, description=f"the base commit {ref.base_sha[:12]}")
+
+
+def needs_trusted_files(config_text: str | None) -> bool:
+    """Whether the config refers to files of the repository: ``policies`` (Rego paths, data)
+    or signature ``key_files``. A config that cannot be parsed refers to nothing here (its
+    problems are reported by the config reader)."""
+    if not config_text:
+        return False
+    loaded = load_text(DEFAULT_CONFIG_PATH, config_text, FileKind.GATE_CONFIG)  # bounded parse
+    data = loaded.documents[0].data if loaded.documents else None
+    if not isinstance(data, dict):
+        return False
+    if isinstance(data.get("policies"), dict):
+        return True
+    images = data.get("images")
+    rules = images.get("signatures") if isinstance(images, dict) else None
+    return isinstance(rules, list) and any(
+        isinstance(rule, dict) and rule.get("key_files") for rule in rules
+    )
 
 
 def _proposed_config(
