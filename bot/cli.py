@@ -110,6 +110,7 @@ def check(
             changeset.config_text,
             changeset.config_path or ".github/gitops-gate.yml",
             supported_versions=shipped_versions(),
+            read_file=changeset.trusted.read,
         )
         options = Options(
             only=categories,

@@ -9,11 +9,12 @@ does not fail today.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.analyzers.images.settings import ImagesConfig, parse_images_config
 from bot.configreader import SEVERITY_WORDS, Reader, off
 from bot.core.document import FieldPath, load_text
 from bot.core.filekind import FileKind
@@ -66,6 +67,8 @@ class Environment:
     paths: tuple[str, ...]
     fail_on: FailOn | None = None
     severity: tuple[tuple[str, str], ...] = ()  # (rule_id glob, severity or "off")
+    # Images in these paths must be pinned by digest: a tag alone is an error, not a warning.
+    require_digest: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +96,11 @@ class Config:
     environments: tuple[Environment, ...] = ()
     report: ReportConfig = ReportConfig()
     secrets: SecretsConfig = SecretsConfig()
+    images: ImagesConfig = field(default_factory=ImagesConfig)
     source_path: str | None = None
 
 
-_LATER_SECTIONS = ("policies", "images", "render", "commands")
+_LATER_SECTIONS = ("policies", "render", "commands")
 _LATER_REPORT_KEYS = ("review_comments", "summary_comment")
 _MAX_ANNOTATIONS_CEILING = 50_000
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
@@ -107,6 +111,7 @@ def parse_config(
     path: str = DEFAULT_CONFIG_PATH,
     *,
     supported_versions: tuple[str, ...] = (),
+    read_file: Callable[[str], bytes | None] = lambda _path: None,
 ) -> tuple[Config, list[Finding]]:
     """Config and the findings about it; no text means all defaults."""
     if text is None:
@@ -131,6 +136,7 @@ def parse_config(
             "environments",
             "report",
             "secrets",
+            "images",
             *_LATER_SECTIONS,
         ),
     )
@@ -153,6 +159,7 @@ def parse_config(
         environments=_environments(reader, top.get("environments")),
         report=_report(reader, top.get("report")),
         secrets=_secrets(reader, top.get("secrets")),
+        images=parse_images_config(reader, top.get("images"), read_file),
         source_path=path,
     )
     return config, findings + reader.findings
@@ -280,7 +287,8 @@ def _environments(reader: Reader, value: Any) -> tuple[Environment, ...]:
     out: list[Environment] = []
     for name, settings in value.items():
         where: FieldPath = ("environments", name)
-        data = reader.mapping(settings, where, ("paths", "fail_on", "severity"))
+        data = reader.mapping(settings, where, ("paths", "fail_on", "severity", "require_digest"))
+        require_digest = data.get("require_digest")
         paths = reader.strings(data.get("paths"), (*where, "paths"))
         if not paths:
             reader.problem(
@@ -300,6 +308,17 @@ def _environments(reader: Reader, value: Any) -> tuple[Environment, ...]:
                 if fail_on is not None
                 else None,
                 severity=reader.severity_map(data.get("severity"), (*where, "severity")),
+                require_digest=_optional_boolean(
+                    reader, require_digest, (*where, "require_digest")
+                ),
             )
         )
     return tuple(out)
+
+
+def _optional_boolean(reader: Reader, value: Any, where: FieldPath) -> bool | None:
+    """A bad value is reported and leaves the setting unset (the global one applies)."""
+    if value is None or isinstance(value, bool):
+        return value
+    reader.invalid(where, value, "true or false")
+    return None

@@ -13,6 +13,9 @@ from bot.engines.local import local_engines
 from bot.engines.schema_store import shipped_versions
 from bot.workspace import from_paths
 
+# A real registry (Debian's docker-registry) on loopback, started only when a test asks for it.
+pytest_plugins = ["tests.registry.plugin"]
+
 # A small CRD several tests validate custom resources against: Widget, spec.size an integer.
 WIDGET_CRD = """\
 apiVersion: apiextensions.k8s.io/v1

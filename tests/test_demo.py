@@ -28,6 +28,10 @@ PLANTED = {
     ("apps/worker/deployment.yaml", 19, "secret/database-url"),
     ("apps/worker/deployment.yaml", 21, "secret/generic-password"),
     ("apps/worker/secret.yaml", 7, "secret/stripe-secret-key"),
+    ("apps/web/base/deployment.yaml", 18, "images/tag-without-digest"),
+    ("apps/web/overlays/dev/debug-pod.yaml", 8, "images/latest-tag"),
+    ("apps/web/overlays/dev/debug-pod.yaml", 8, "images/registry-not-allowed"),
+    ("apps/web/overlays/prod/kustomization.yaml", 10, "images/tag-without-digest"),
 }
 
 
@@ -58,6 +62,16 @@ def test_demo_prod_environment_blocks_on_warnings() -> None:
     assert blocking["syntax/truthy@apps/web/base/deployment.yaml"] is False
     assert blocking["syntax/trailing-spaces@apps/web/overlays/dev/replicas.yaml"] is False
     assert blocking["schema/wrong-type@apps/web/base/deployment.yaml"] is True
+    # prod requires digests: a tag alone is an error there and a warning elsewhere.
+    severities = {(f.path, f.rule_id): f.severity for f in report.findings}
+    assert (
+        severities[("apps/web/overlays/prod/kustomization.yaml", "images/tag-without-digest")]
+        is Severity.ERROR
+    )
+    assert (
+        severities[("apps/web/base/deployment.yaml", "images/tag-without-digest")]
+        is Severity.WARNING
+    )
     assert report.conclusion == "failure"
 
 
@@ -65,5 +79,5 @@ def test_demo_cli_exit_code_is_findings() -> None:
     result = CliRunner().invoke(main, ["check", str(DEMO)])
     assert result.exit_code == 1, result.output
     assert "spec.selectr: unknown field" in result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 11 errors, 2 warnings")
+    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 14 errors, 3 warnings")
     assert "sk_live_4eC39" not in result.output  # secrets are redacted

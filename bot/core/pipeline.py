@@ -1,7 +1,8 @@
 """The pipeline every entry point runs: ChangeSet + Config -> Report.
 
 1. select and load documents (positions, multi-doc, List, duplicate keys, limits)
-2. analyzers: syntax, schema (one failing analyzer becomes one internal finding; the run goes on)
+2. analyzers: syntax, schema, secrets, images (one failing analyzer becomes one internal
+   finding; the run goes on); image signatures are resolved through the engine first
 3. severity overrides (global, then per environment), ``--only`` and diff filtering
 4. the conclusion, from the fail threshold that applies to each finding's path
 """
@@ -26,6 +27,9 @@ from bot import __version__
 from bot.analyzers import schema as schema_analyzer
 from bot.analyzers import syntax as syntax_analyzer
 from bot.analyzers.crd import TreeCrdSchemas
+from bot.analyzers.images import analyzer as images_analyzer
+from bot.analyzers.images.reference import ImageReference
+from bot.analyzers.images.trust import SignatureRule, SignatureVerdict
 from bot.analyzers.secrets import analyzer as secrets_analyzer
 from bot.analyzers.secrets.allow import AllowList
 from bot.config import DEFAULT_CONFIG_PATH, Config, FailOn, SchemaEngine, parse_config
@@ -87,6 +91,12 @@ class Engines:
         lambda _config, _version, _strict: ()
     )
     kubeconform: SchemaBackend | None = None
+    # Verifies image signatures against their registries (``engines/local.py`` wraps
+    # ``image_verify``). None: images a signature rule matches are reported "could not verify".
+    verify_images: (
+        Callable[[Sequence[tuple[ImageReference, SignatureRule]]], Sequence[SignatureVerdict]]
+        | None
+    ) = None
     # How per-file work (loading, style rules) is spread: in-process unless the caller says.
     map: Mapper = sequential
 
@@ -151,7 +161,10 @@ def run(
         # reported now rather than after the merge.
         state.findings.extend(
             parse_config(
-                changeset.proposed_config_text, changeset.config_path or DEFAULT_CONFIG_PATH
+                changeset.proposed_config_text,
+                changeset.config_path or DEFAULT_CONFIG_PATH,
+                # key files as the change will have them once merged
+                read_file=changeset.read_context,
             )[1]
         )
     selected = select_files(changeset.files, config)
@@ -163,6 +176,7 @@ def run(
         _guarded(state, "syntax", lambda: _syntax(state, loaded))
         _guarded(state, "schema", lambda: _schema(state, loaded))
         _guarded(state, "secrets", lambda: _secrets(state, loaded))
+        _guarded(state, "images", lambda: _images(state, loaded))
     findings = _post_process(state, {f.path: f for f in selected})
     blocking = tuple(_fails(f, config, options.fail_on) for f in findings)
     return Report(
@@ -279,6 +293,22 @@ def _secrets(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
     state.allowances.extend(result.allowances)
     state.pre_existing_secrets += result.pre_existing
     return result.findings
+
+
+def _images(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
+    if not _wanted(state, Category.IMAGE):
+        return []
+    config = state.config.images
+    requests = images_analyzer.signature_requests(loaded, config)
+    verify = state.engines.verify_images
+    verdicts = verify(requests) if requests and verify is not None else []
+    required = images_analyzer.digest_requirement(
+        config.require_digest,
+        [(env.paths, env.require_digest) for env in state.config.environments],
+    )
+    return images_analyzer.analyze(
+        loaded, config, images_analyzer.index_verdicts(verdicts), required
+    )
 
 
 def _text_files(state: _Run) -> list[LoadedFile]:

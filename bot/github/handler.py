@@ -71,6 +71,7 @@ class AnalysisHandler:
             changeset.config_text,
             changeset.config_path or DEFAULT_CONFIG_PATH,
             supported_versions=shipped_versions(),
+            read_file=changeset.trusted.read,
         )
         report = run(changeset, config, Options(), self.engines, config_findings)
         cap = config.report.max_annotations if config.source_path else self.max_annotations

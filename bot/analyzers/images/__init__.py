@@ -1,0 +1,1 @@
+"""Image checks: references pinned, registries allowed, signatures verified."""
