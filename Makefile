@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke clean
+.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke clean
 
 $(STAMP): pyproject.toml requirements/regorus.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,10 @@ bench-secrets-smoke: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# cosign signature checks against a loopback registry: 200 images cold and from the cache.
+bench-images: $(STAMP)
+	$(BIN)/python -m bench.images_bench
+
+bench-images-smoke: $(STAMP)
+	$(BIN)/python -m bench.images_bench --smoke

@@ -16,6 +16,9 @@ secret) never appear in a message or in ``repr(settings)``.
 - ``GITOPS_GATE_CHECK_DRAFTS``: check draft pull requests (true/false); default true.
 - ``GITOPS_GATE_RETRY_BASE_DELAY``: seconds before the first retry of a failed GitHub call
   (doubling, with jitter, up to 30 s); default 0.5.
+- ``GITOPS_GATE_REGISTRY_CONFIG``: a Docker ``config.json`` whose ``auths`` hold the registry
+  credentials for signature checks (``auth`` or ``username``/``password``); default none
+  (anonymous). Never taken from a repository.
 
 A variable set to the empty string counts as unset (except the webhook secret, which is then
 reported as empty).
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,7 +37,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from bot.errors import SettingsError
+from bot.engines.registry import BasicCredentials
+from bot.engines.registry_auth import REGISTRY_CONFIG, load_registry_config
+from bot.errors import SettingsError, UsageError
 
 PREFIX = "GITOPS_GATE_"
 APP_ID = "GITOPS_GATE_APP_ID"
@@ -80,6 +85,8 @@ class Settings:
     retry_base_delay: float = DEFAULT_RETRY_BASE_DELAY
     private_key_source: str = PRIVATE_KEY
     """Where the key came from: the variable's name or ``file <path>`` (safe to log)."""
+    registry_credentials: Mapping[str, BasicCredentials] = field(default_factory=dict)
+    """Registry host -> credentials (never shown)."""
 
     def __repr__(self) -> str:
         return (
@@ -88,7 +95,8 @@ class Settings:
             f"database={str(self.database)!r}, workers={self.workers}, "
             f"job_deadline={self.job_deadline:g}, check_drafts={self.check_drafts}, "
             f"retry_base_delay={self.retry_base_delay:g}, "
-            f"private_key_source={self.private_key_source!r})"
+            f"private_key_source={self.private_key_source!r}, "
+            f"registries_with_credentials={sorted(self.registry_credentials)!r})"
         )
 
     __str__ = __repr__
@@ -122,6 +130,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         problems,
     )
 
+    registries = _registry_credentials(_get(environ, REGISTRY_CONFIG), problems)
+
     if problems:
         raise SettingsError(problems)
     assert app_id is not None and private_key is not None and secret is not None
@@ -136,7 +146,18 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         check_drafts=check_drafts,
         retry_base_delay=retry_base_delay,
         private_key_source=key_source,
+        registry_credentials=registries,
     )
+
+
+def _registry_credentials(path: str | None, problems: list[str]) -> dict[str, BasicCredentials]:
+    if path is None:
+        return {}
+    try:
+        return load_registry_config(Path(path))
+    except UsageError as exc:
+        problems.append(f"{REGISTRY_CONFIG}: {exc}")
+        return {}
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:

@@ -175,3 +175,24 @@ def test_report_annotation_cap() -> None:
         ("config/invalid-value", 2),
         ("config/not-supported", 3),
     }
+
+
+def test_environment_require_digest() -> None:
+    text = """\
+environments:
+  prod:
+    paths: ["clusters/prod/**"]
+    require_digest: true
+  dev:
+    paths: ["clusters/dev/**"]
+    require_digest: sometimes
+  staging:
+    paths: ["clusters/staging/**"]
+"""
+    config, findings = parse_config(text)
+    by_name = {env.name: env for env in config.environments}
+    assert by_name["prod"].require_digest is True
+    assert by_name["dev"].require_digest is None  # bad value: reported, the global one applies
+    assert by_name["staging"].require_digest is None
+    assert [(f.rule_id, f.line) for f in findings] == [("config/invalid-value", 7)]
+    assert "true or false" in findings[0].message

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from bot.analyzers.images.reference import ImageReference
+from bot.analyzers.images.trust import SignatureRule, SignatureVerdict
 from bot.analyzers.schema import SchemaSource
 from bot.config import Config
 from bot.core.pipeline import Engines
+from bot.engines.image_verify import ImageToVerify, VerdictCache, verify_sync
 from bot.engines.kubeconform import find_kubeconform
 from bot.engines.parallel import ProcessMapper
+from bot.engines.registry import BasicCredentials
+from bot.engines.registry_auth import cli_credentials
 from bot.engines.schema_http import HttpSchemaCache
 from bot.engines.schema_store import LocationSchemas, embedded, newest_version
 
@@ -26,6 +31,30 @@ def default_cache_dir() -> Path:
 def _shared_mapper() -> ProcessMapper:
     """One worker pool per process, started on first big run, reused by later ones."""
     return ProcessMapper()
+
+
+# Verified digests stay verified for the life of the process (the App's, or a long CLI run).
+_IMAGE_VERDICTS = VerdictCache()
+
+
+def image_verifier(
+    credentials: Callable[[], Mapping[str, BasicCredentials]],
+) -> Callable[[Sequence[tuple[ImageReference, SignatureRule]]], list[SignatureVerdict]]:
+    """Signature checks against the registries themselves, with the credentials given (the
+    App's settings or the user's Docker config; never the repository's), read only when some
+    image needs verifying: a broken Docker config must not fail runs that verify nothing."""
+
+    def verify(requests: Sequence[tuple[ImageReference, SignatureRule]]) -> list[SignatureVerdict]:
+        return verify_sync(
+            [
+                ImageToVerify(ref.original, ref.registry, ref.repository, ref.tag, ref.digest, rule)
+                for ref, rule in requests
+            ],
+            cache=_IMAGE_VERDICTS,
+            credentials=credentials(),
+        )
+
+    return verify
 
 
 def local_engines(base_dir: Path, cache_dir: Path | None = None) -> Engines:
@@ -50,4 +79,5 @@ def local_engines(base_dir: Path, cache_dir: Path | None = None) -> Engines:
         schema_locations=locations,
         kubeconform=find_kubeconform(),
         map=_shared_mapper(),
+        verify_images=image_verifier(functools.cache(lambda: cli_credentials(os.environ))),
     )

@@ -9,6 +9,7 @@ once: the analysis happens in the background job runner. ``/healthz`` says the p
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from gidgethub import BadRequest, ValidationFailure, sansio
 from bot import __version__
 from bot.core.pipeline import Engines
 from bot.engines.kubeconform import find_kubeconform
+from bot.engines.local import image_verifier
+from bot.engines.registry import BasicCredentials
 from bot.engines.schema_http import HttpSchemaCache
 from bot.engines.schema_store import LocationSchemas, embedded, newest_version
 from bot.github import events
@@ -67,7 +70,10 @@ def _lifecycle(settings: Settings, retry: RetryPolicy) -> Any:
         session = aiohttp.ClientSession()
         client = _client(settings, session, metrics, retry)
         handler = AnalysisHandler(
-            client, CheckRuns(client), store, app_engines(settings.database.parent)
+            client,
+            CheckRuns(client),
+            store,
+            app_engines(settings.database.parent, settings.registry_credentials),
         )
         runner = JobRunner(
             store,
@@ -116,7 +122,9 @@ def _client(
     return client
 
 
-def app_engines(cache_root: Path) -> Engines:
+def app_engines(
+    cache_root: Path, registry_credentials: Mapping[str, BasicCredentials] | None = None
+) -> Engines:
     """The App's engines: bundled schemas, CRDs from the tree, URL schema locations cached on
     disk. Work stays in-process (the server is threaded; no forking)."""
     fetch = HttpSchemaCache(cache_root / "schema-cache")
@@ -136,6 +144,7 @@ def app_engines(cache_root: Path) -> Engines:
         default_kubernetes_version=newest_version(),
         schema_locations=locations,
         kubeconform=find_kubeconform(),
+        verify_images=image_verifier(lambda: registry_credentials or {}),
     )
 
 

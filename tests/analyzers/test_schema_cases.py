@@ -37,7 +37,7 @@ spec:
     spec:
       containers:
         - name: web
-          image: nginx:1.27
+          image: nginx:1.27@sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31
 """
 
 
@@ -238,7 +238,10 @@ def _pod_resources(values: list[str]) -> str:
     lines = "".join(f"            r{i}: {value}\n" for i, value in enumerate(values))
     return (
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n"
-        "    - name: c\n      image: busybox:1.36\n      resources:\n"
+        "    - name: c\n"
+        "      image: busybox:1.36@sha256:"
+        "0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31\n"
+        "      resources:\n"
         f"        limits:\n{lines.replace('            ', '          ')}"
     )
 
@@ -649,6 +652,7 @@ resources:
 images:
   - name: nginx
     newTag: "1.27"
+    digest: sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31
 """
 CHART = "apiVersion: v2\nname: web\nversion: 0.1.0\n"
 TEMPLATE = """\

@@ -37,7 +37,7 @@ spec:
     spec:
       containers:
         - name: api
-          image: ghcr.io/acme/api:1.0.0
+          image: acme/api:1@sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31
           env:
             - name: DATABASE_URL
               value: postgres://app:{DB_PASSWORD}@db.prod.svc:5432/app

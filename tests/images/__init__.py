@@ -1,0 +1,1 @@
+"""Helpers for image tests: what cosign writes to a registry (signing.py)."""
