@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from bot import __version__, workspace
+from bot.cli_rego import rego
 from bot.config import FailOn, SchemaEngine, parse_config
 from bot.core.finding import Category
 from bot.core.pipeline import Options, Report, run
@@ -42,8 +43,9 @@ def _categories(value: str | None) -> frozenset[Category] | None:
         except ValueError:
             names = ", ".join(c.value for c in Category if c is not Category.INTERNAL)
             raise click.BadParameter(f'unknown category "{word}"; choose from {names}') from None
-    # Internal failures are always shown: hiding them could hide a broken run.
-    return frozenset(out | {Category.INTERNAL})
+    # Internal failures and config problems (a broken policy is one) are always shown: hiding
+    # them could hide a broken run.
+    return frozenset(out | {Category.INTERNAL, Category.CONFIG})
 
 
 @main.command()
@@ -58,7 +60,11 @@ def _categories(value: str | None) -> frozenset[Category] | None:
     help="Config file (default: .github/gitops-gate.yml under the checked root).",
 )
 @click.option(
-    "--policy", "policies", multiple=True, metavar="PATH", help="Policy path (not supported yet)."
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Rego policy file or folder, on top of the config's (repeatable).",
 )
 @click.option(
     "--kubernetes-version", metavar="X.Y", help="Kubernetes version whose schemas to use."
@@ -95,10 +101,6 @@ def check(
     """Lint and validate the manifests under PATHS (default: the current directory)."""
     try:
         categories = _categories(only)
-        if policies:
-            raise BotError(
-                "--policy: Rego and Kyverno policies are not supported by this version yet"
-            )
         version = _version(kubernetes_version)
         root = workspace.find_root(list(paths))
         changeset = (
@@ -117,6 +119,7 @@ def check(
             fail_on=FailOn(fail_on),
             kubernetes_version=version,
             schema_engine=SchemaEngine(schema_engine) if schema_engine else None,
+            policies=policies,
         )
         report = run(changeset, config, options, local_engines(root), config_findings)
     except click.BadParameter:
@@ -160,6 +163,9 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
         click.echo(rendered, nl=False)
     else:
         output.write_text(rendered, encoding="utf-8")
+
+
+main.add_command(rego)
 
 
 @main.command()

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.analyzers.images.settings import ImagesConfig, parse_images_config
+from bot.analyzers.rego.settings import PoliciesConfig, parse_policies_config
 from bot.configreader import SEVERITY_WORDS, Reader, off
 from bot.core.document import FieldPath, load_text
 from bot.core.filekind import FileKind
@@ -97,10 +98,11 @@ class Config:
     report: ReportConfig = ReportConfig()
     secrets: SecretsConfig = SecretsConfig()
     images: ImagesConfig = field(default_factory=ImagesConfig)
+    policies: PoliciesConfig = field(default_factory=PoliciesConfig)
     source_path: str | None = None
 
 
-_LATER_SECTIONS = ("policies", "render", "commands")
+_LATER_SECTIONS = ("render", "commands")
 _LATER_REPORT_KEYS = ("review_comments", "summary_comment")
 _MAX_ANNOTATIONS_CEILING = 50_000
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
@@ -137,6 +139,7 @@ def parse_config(
             "report",
             "secrets",
             "images",
+            "policies",
             *_LATER_SECTIONS,
         ),
     )
@@ -160,6 +163,7 @@ def parse_config(
         report=_report(reader, top.get("report")),
         secrets=_secrets(reader, top.get("secrets")),
         images=parse_images_config(reader, top.get("images"), read_file),
+        policies=parse_policies_config(reader, top.get("policies")),
         source_path=path,
     )
     return config, findings + reader.findings

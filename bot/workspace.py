@@ -148,6 +148,7 @@ def from_paths(root: Path, paths: Sequence[Path], config_file: Path | None) -> C
         config_text=config_text,
         config_path=config_path,
         trusted=DirectoryTree(root),
+        repository=root.name,
     )
 
 
@@ -178,6 +179,7 @@ def from_base(root: Path, base: str, config_file: Path | None) -> ChangeSet:
         config_path=config_path,
         proposed_config_text=proposed,
         trusted=GitTree(repo, git.merge_base(repo, base), prefix),
+        repository=root.name,
     )
 
 

@@ -102,7 +102,7 @@ def test_invalid_yaml_config_is_a_config_finding() -> None:
 
 
 def test_sections_of_later_analyzers_are_accepted_with_a_notice() -> None:
-    config, findings = parse_config("policies:\n  rego: [policy/]\n")
+    config, findings = parse_config("render:\n  kustomize: [apps/]\n")
     assert [(f.rule_id, f.severity, f.line) for f in findings] == [
         ("config/not-supported", Severity.NOTICE, 1)
     ]

@@ -44,3 +44,6 @@ class ChangeSet:
     proposed_config_text: str | None = None
     # Where policies and signing keys named by the config are read: the BASE commit.
     trusted: TrustedFiles = EMPTY_TREE
+    # "owner/name" on GitHub, the checked folder locally: keeps policy namespaces apart on a
+    # shared remote OPA.
+    repository: str = ""

@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from bot.engines.schema_store import SchemaEntry
 
 from bot import __version__
+from bot.analyzers import rego as rego_analyzer
 from bot.analyzers import schema as schema_analyzer
 from bot.analyzers import syntax as syntax_analyzer
 from bot.analyzers.crd import TreeCrdSchemas
 from bot.analyzers.images import analyzer as images_analyzer
 from bot.analyzers.images.reference import ImageReference
 from bot.analyzers.images.trust import SignatureRule, SignatureVerdict
+from bot.analyzers.rego.settings import PoliciesConfig
 from bot.analyzers.secrets import analyzer as secrets_analyzer
 from bot.analyzers.secrets.allow import AllowList
 from bot.config import DEFAULT_CONFIG_PATH, Config, FailOn, SchemaEngine, parse_config
@@ -40,6 +42,7 @@ from bot.core.filekind import FileKind, chart_roots, classify, is_candidate
 from bot.core.finding import Category, Finding, Severity, Source
 from bot.core.kustomize import patch_paths
 from bot.core.limits import DEFAULT_LIMITS, Limits
+from bot.engines.policy_engine import PolicyEngine, PolicyError
 
 _GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.DOTGLOB | wcglob.BRACE
 
@@ -66,6 +69,7 @@ class Options:
     kubernetes_version: str | None = None  # overrides the config's
     schema_engine: SchemaEngine | None = None  # overrides the config's
     limits: Limits = DEFAULT_LIMITS
+    policies: tuple[str, ...] = ()  # ``check --policy P``: Rego paths on top of the config's
 
 
 class SchemaBackend:
@@ -97,6 +101,9 @@ class Engines:
         Callable[[Sequence[tuple[ImageReference, SignatureRule]]], Sequence[SignatureVerdict]]
         | None
     ) = None
+    # Builds the Rego engine for a run (Regorus in a worker process, or a remote OPA). None:
+    # configured policies cannot be evaluated, which is reported, never passed.
+    policy_engine: Callable[[PoliciesConfig, str], PolicyEngine] | None = None
     # How per-file work (loading, style rules) is spread: in-process unless the caller says.
     map: Mapper = sequential
 
@@ -177,6 +184,7 @@ def run(
         _guarded(state, "schema", lambda: _schema(state, loaded))
         _guarded(state, "secrets", lambda: _secrets(state, loaded))
         _guarded(state, "images", lambda: _images(state, loaded))
+        _guarded(state, "rego", lambda: _rego(state, loaded))
     findings = _post_process(state, {f.path: f for f in selected})
     blocking = tuple(_fails(f, config, options.fail_on) for f in findings)
     return Report(
@@ -309,6 +317,32 @@ def _images(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
     return images_analyzer.analyze(
         loaded, config, images_analyzer.index_verdicts(verdicts), required
     )
+
+
+def _rego(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
+    """Rego policies from the trusted tree (the base commit on a pull request) and from
+    ``--policy``; a policy that fails to load or evaluate is a blocking finding by default."""
+    if not _wanted(state, Category.POLICY):
+        return []
+    policies = state.config.policies
+    rego = policies.rego
+    if not rego.paths and not state.options.policies:
+        return []
+    policy_set, findings = rego_analyzer.load(
+        state.changeset.trusted, rego, extra_paths=state.options.policies
+    )
+    if policy_set.empty:
+        return findings
+    if state.engines.policy_engine is None:
+        missing = PolicyError("no Rego engine is available to this run; policies were not checked")
+        return [*findings, rego_analyzer.policy_error_finding(missing, rego.on_error)]
+    engine = state.engines.policy_engine(policies, state.changeset.repository)
+    try:
+        found, allowances = rego_analyzer.analyze(loaded, policy_set, engine, rego)
+    finally:
+        engine.close()
+    state.allowances.extend(allowances)
+    return [*findings, *found]
 
 
 def _text_files(state: _Run) -> list[LoadedFile]:

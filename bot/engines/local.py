@@ -10,14 +10,18 @@ from pathlib import Path
 
 from bot.analyzers.images.reference import ImageReference
 from bot.analyzers.images.trust import SignatureRule, SignatureVerdict
+from bot.analyzers.rego.settings import EngineKind, PoliciesConfig
 from bot.analyzers.schema import SchemaSource
 from bot.config import Config
 from bot.core.pipeline import Engines
 from bot.engines.image_verify import ImageToVerify, VerdictCache, verify_sync
 from bot.engines.kubeconform import find_kubeconform
+from bot.engines.opa_server import OpaServerEngine
 from bot.engines.parallel import ProcessMapper
+from bot.engines.policy_engine import PolicyEngine
 from bot.engines.registry import BasicCredentials
 from bot.engines.registry_auth import cli_credentials
+from bot.engines.rego_engine import RegorusEngine
 from bot.engines.schema_http import HttpSchemaCache
 from bot.engines.schema_store import LocationSchemas, embedded, newest_version
 
@@ -57,6 +61,22 @@ def image_verifier(
     return verify
 
 
+def policy_engine(policies: PoliciesConfig, repository: str) -> PolicyEngine:
+    """Regorus in a worker process, or the remote OPA the config names (locally the person
+    running the command chose the config; the App takes its OPA server from its settings)."""
+    server = policies.opa_server
+    if policies.engine is EngineKind.OPA_SERVER and server is not None:
+        token = os.environ.get(server.token_env) if server.token_env else None
+        return OpaServerEngine(
+            server.url,
+            token,
+            server.timeout,
+            repository=repository or "local",
+            server_rego_version=server.rego_version,
+        )
+    return RegorusEngine()
+
+
 def local_engines(base_dir: Path, cache_dir: Path | None = None) -> Engines:
     fetch = HttpSchemaCache(cache_dir or default_cache_dir())
 
@@ -80,4 +100,5 @@ def local_engines(base_dir: Path, cache_dir: Path | None = None) -> Engines:
         kubeconform=find_kubeconform(),
         map=_shared_mapper(),
         verify_images=image_verifier(functools.cache(lambda: cli_credentials(os.environ))),
+        policy_engine=policy_engine,
     )

@@ -111,6 +111,7 @@ async def read_change(
         config_path=config_path,
         proposed_config_text=proposed,
         trusted=trusted,
+        repository=ref.repo,
     )
     return FetchedChange(changeset, incomplete + tree.suspicious, calls.count)
 

@@ -1,0 +1,31 @@
+"""Rego policies with conftest's conventions: ``gitops-gate rego test|verify`` and the policy
+analyzer of ``gitops-gate check``."""
+
+from bot.analyzers.rego.analyzer import analyze, load
+from bot.analyzers.rego.findings import POLICY_ERROR, policy_error_finding, policy_findings
+from bot.analyzers.rego.policyset import PolicyPath, PolicySet, load_policy_set
+from bot.analyzers.rego.settings import (
+    BuiltinConfig,
+    EngineKind,
+    OpaServerConfig,
+    PoliciesConfig,
+    RegoConfig,
+    parse_policies_config,
+)
+
+__all__ = [
+    "POLICY_ERROR",
+    "BuiltinConfig",
+    "EngineKind",
+    "OpaServerConfig",
+    "PoliciesConfig",
+    "PolicyPath",
+    "PolicySet",
+    "RegoConfig",
+    "analyze",
+    "load",
+    "load_policy_set",
+    "parse_policies_config",
+    "policy_error_finding",
+    "policy_findings",
+]

@@ -1,0 +1,250 @@
+"""The ``policies:`` section of ``.github/gitops-gate.yml``.
+
+```yaml
+policies:
+  rego:
+    paths: [policy/, {path: legacy/, rego_version: v0}]   # read from the BASE commit
+    namespaces: [main]          # Go path.Match globs; or all_namespaces: true
+    data: [policy/data/]
+    rego_version: v1            # default for paths given as plain strings
+    combine: false              # one evaluation over every manifest document
+    on_error: error             # severity of config/policy-error: error (fail closed) | warning
+  builtin:
+    sets: [pss-baseline, best-practices]
+    disable: [<rule id>, ...]
+  engine: regorus               # or opa-server
+  opa_server: {url: https://opa.internal:8181, token_env: OPA_TOKEN, timeout: 30,
+               rego_version: v1}          # the Rego version the server parses
+```
+
+Every bad key or value becomes a ``config/...`` finding at its line (``bot.configreader``) and the
+default is used for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from bot.analyzers.rego.conftest import DEFAULT_NAMESPACE, go_path_match
+from bot.analyzers.rego.policyset import PolicyPath
+from bot.configreader import Reader, show
+from bot.core.document import FieldPath, format_path
+from bot.core.finding import Severity
+from bot.engines.policy_engine import RegoVersion
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_TIMEOUT = 600.0
+
+
+class EngineKind(StrEnum):
+    REGORUS = "regorus"
+    OPA_SERVER = "opa-server"
+
+
+@dataclass(frozen=True, slots=True)
+class RegoConfig:
+    paths: tuple[PolicyPath, ...] = ()
+    namespaces: tuple[str, ...] = (DEFAULT_NAMESPACE,)
+    all_namespaces: bool = False
+    data: tuple[str, ...] = ()
+    rego_version: RegoVersion = RegoVersion.V1
+    combine: bool = False
+    on_error: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinConfig:
+    sets: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpaServerConfig:
+    url: str
+    token_env: str | None = None  # the NAME of the variable holding the token, never the token
+    timeout: float = 30.0
+    rego_version: RegoVersion = RegoVersion.V1  # what the server parses (OPA 1.x: v1)
+
+
+@dataclass(frozen=True, slots=True)
+class PoliciesConfig:
+    rego: RegoConfig = RegoConfig()
+    builtin: BuiltinConfig = BuiltinConfig()
+    engine: EngineKind = EngineKind.REGORUS
+    opa_server: OpaServerConfig | None = None
+
+    def with_paths(self, extra: Sequence[str]) -> PoliciesConfig:
+        """``check --policy P``: more Rego paths, in the configured default Rego version."""
+        added = tuple(PolicyPath(p, self.rego.rego_version) for p in extra)
+        return replace(self, rego=replace(self.rego, paths=(*self.rego.paths, *added)))
+
+
+def parse_policies_config(reader: Reader, value: Any) -> PoliciesConfig:
+    where: FieldPath = ("policies",)
+    top = reader.mapping(value, where, ("rego", "builtin", "engine", "opa_server"))
+    engine = EngineKind(
+        reader.choice(
+            top.get("engine"), (*where, "engine"), tuple(e.value for e in EngineKind), "regorus"
+        )
+    )
+    opa_server = _opa_server(reader, top.get("opa_server"), (*where, "opa_server"))
+    if engine is EngineKind.OPA_SERVER and opa_server is None:
+        reader.problem(
+            (*where, "engine"),
+            "config/invalid-value",
+            "policies.engine is opa-server but policies.opa_server.url is not set; "
+            "the embedded engine (regorus) is used.",
+        )
+        engine = EngineKind.REGORUS
+    return PoliciesConfig(
+        rego=_rego(reader, top.get("rego"), (*where, "rego")),
+        builtin=_builtin(reader, top.get("builtin"), (*where, "builtin")),
+        engine=engine,
+        opa_server=opa_server,
+    )
+
+
+def _rego(reader: Reader, value: Any, where: FieldPath) -> RegoConfig:
+    known = ("paths", "namespaces", "all_namespaces", "data", "rego_version", "combine", "on_error")
+    section = reader.mapping(value, where, known)
+    version = RegoVersion(
+        reader.choice(section.get("rego_version"), (*where, "rego_version"), ("v0", "v1"), "v1")
+    )
+    namespaces = _namespaces(reader, section.get("namespaces"), (*where, "namespaces"))
+    all_namespaces = reader.boolean(
+        section.get("all_namespaces"), (*where, "all_namespaces"), False
+    )
+    if all_namespaces and "namespaces" in section:
+        reader.problem(
+            (*where, "namespaces"),
+            "config/invalid-value",
+            "policies.rego.namespaces is ignored because all_namespaces is true.",
+            key=True,
+            severity=Severity.WARNING,
+        )
+    on_error = reader.choice(
+        section.get("on_error"), (*where, "on_error"), ("error", "warning"), "error"
+    )
+    return RegoConfig(
+        paths=_paths(reader, section.get("paths"), (*where, "paths"), version),
+        namespaces=namespaces or (DEFAULT_NAMESPACE,),
+        all_namespaces=all_namespaces,
+        data=tuple(
+            p
+            for i, p in enumerate(reader.strings(section.get("data"), (*where, "data")))
+            if _inside(reader, p, (*where, "data", i))
+        ),
+        rego_version=version,
+        combine=reader.boolean(section.get("combine"), (*where, "combine"), False),
+        on_error=Severity(on_error),
+    )
+
+
+def _paths(
+    reader: Reader, value: Any, where: FieldPath, default: RegoVersion
+) -> tuple[PolicyPath, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    out: list[PolicyPath] = []
+    for index, item in enumerate(items):
+        here = (*where, index) if isinstance(value, list) else where
+        if isinstance(item, str):
+            if _inside(reader, item, here):
+                out.append(PolicyPath(item, default))
+            continue
+        if isinstance(item, dict):
+            entry = reader.mapping(item, here, ("path", "rego_version"))
+            path = entry.get("path")
+            if not isinstance(path, str) or not path:
+                reader.invalid((*here, "path"), path, "a policy file or folder path")
+                continue
+            version = reader.choice(
+                entry.get("rego_version"), (*here, "rego_version"), ("v0", "v1"), default.value
+            )
+            if _inside(reader, path, (*here, "path")):
+                out.append(PolicyPath(path, RegoVersion(version)))
+            continue
+        reader.invalid(here, item, "a path, or {path: ..., rego_version: v0|v1}")
+    return tuple(out)
+
+
+def _inside(reader: Reader, path: str, where: FieldPath) -> bool:
+    """Policy and data paths name files of the repository: never absolute, never ``..``."""
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith(("/", "\\")) or ".." in parts or not path.strip():
+        reader.problem(
+            where,
+            "config/invalid-value",
+            f"{format_path(where)}: {show(path)} must be a path inside the repository "
+            "(relative, without '..').",
+        )
+        return False
+    return True
+
+
+def _namespaces(reader: Reader, value: Any, where: FieldPath) -> tuple[str, ...]:
+    out: list[str] = []
+    for index, pattern in enumerate(reader.strings(value, where)):
+        try:
+            go_path_match(pattern)
+        except ValueError as exc:
+            reader.problem(
+                (*where, index) if isinstance(value, list) else where,
+                "config/invalid-value",
+                f"policies.rego.namespaces: {exc}.",
+            )
+            continue
+        out.append(pattern)
+    return tuple(out)
+
+
+def _builtin(reader: Reader, value: Any, where: FieldPath) -> BuiltinConfig:
+    section = reader.mapping(value, where, ("sets", "disable"))
+    return BuiltinConfig(
+        sets=reader.strings(section.get("sets"), (*where, "sets")),
+        disable=reader.strings(section.get("disable"), (*where, "disable")),
+    )
+
+
+def _opa_server(reader: Reader, value: Any, where: FieldPath) -> OpaServerConfig | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and "token" in value:
+        reader.problem(
+            (*where, "token"),
+            "config/invalid-value",
+            "policies.opa_server.token: never put a token in the repository's config; store it "
+            "in an environment variable and name that variable in token_env.",
+            key=True,
+        )
+        value = {k: v for k, v in value.items() if k != "token"}
+    section = reader.mapping(value, where, ("url", "token_env", "timeout", "rego_version"))
+    if not section:
+        return None
+    url = section.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        reader.invalid((*where, "url"), url, "an http:// or https:// URL")
+        return None
+    token_env = section.get("token_env")
+    if token_env is not None and not (isinstance(token_env, str) and _ENV_NAME.match(token_env)):
+        reader.invalid((*where, "token_env"), token_env, "an environment variable name")
+        token_env = None
+    timeout = section.get("timeout", 30)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= _MAX_TIMEOUT
+    ):
+        reader.invalid(
+            (*where, "timeout"), timeout, f"a number of seconds between 0 and {_MAX_TIMEOUT:g}"
+        )
+        timeout = 30
+    version = reader.choice(
+        section.get("rego_version"), (*where, "rego_version"), ("v0", "v1"), "v1"
+    )
+    return OpaServerConfig(url, token_env, float(timeout), RegoVersion(version))
