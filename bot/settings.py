@@ -16,6 +16,9 @@ secret) never appear in a message or in ``repr(settings)``.
 - ``GITOPS_GATE_CHECK_DRAFTS``: check draft pull requests (true/false); default true.
 - ``GITOPS_GATE_RETRY_BASE_DELAY``: seconds before the first retry of a failed GitHub call
   (doubling, with jitter, up to 30 s); default 0.5.
+- ``GITOPS_GATE_OPA_URL`` and ``GITOPS_GATE_OPA_TOKEN``: the OPA server used when a
+  repository's config says ``policies.engine: opa-server`` (a repository's config cannot name
+  a server or a token variable itself: that would let it send the App's secrets anywhere).
 - ``GITOPS_GATE_REGISTRY_CONFIG``: a Docker ``config.json`` whose ``auths`` hold the registry
   credentials for signature checks (``auth`` or ``username``/``password``); default none
   (anonymous). Never taken from a repository.
@@ -52,6 +55,8 @@ WORKERS = "GITOPS_GATE_WORKERS"
 JOB_DEADLINE = "GITOPS_GATE_JOB_DEADLINE"
 CHECK_DRAFTS = "GITOPS_GATE_CHECK_DRAFTS"
 RETRY_BASE_DELAY = "GITOPS_GATE_RETRY_BASE_DELAY"
+OPA_URL = "GITOPS_GATE_OPA_URL"
+OPA_TOKEN = "GITOPS_GATE_OPA_TOKEN"
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_DATABASE = "./gitops-gate.db"
@@ -87,6 +92,9 @@ class Settings:
     """Where the key came from: the variable's name or ``file <path>`` (safe to log)."""
     registry_credentials: Mapping[str, BasicCredentials] = field(default_factory=dict)
     """Registry host -> credentials (never shown)."""
+    opa_url: str | None = None
+    opa_token: str | None = None
+    """Never shown."""
 
     def __repr__(self) -> str:
         return (
@@ -96,7 +104,8 @@ class Settings:
             f"job_deadline={self.job_deadline:g}, check_drafts={self.check_drafts}, "
             f"retry_base_delay={self.retry_base_delay:g}, "
             f"private_key_source={self.private_key_source!r}, "
-            f"registries_with_credentials={sorted(self.registry_credentials)!r})"
+            f"registries_with_credentials={sorted(self.registry_credentials)!r}, "
+            f"opa_url={self.opa_url!r})"
         )
 
     __str__ = __repr__
@@ -131,6 +140,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     )
 
     registries = _registry_credentials(_get(environ, REGISTRY_CONFIG), problems)
+    opa_url = _opa_url(_get(environ, OPA_URL), problems)
 
     if problems:
         raise SettingsError(problems)
@@ -147,6 +157,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         retry_base_delay=retry_base_delay,
         private_key_source=key_source,
         registry_credentials=registries,
+        opa_url=opa_url,
+        opa_token=_get(environ, OPA_TOKEN),
     )
 
 
@@ -284,6 +296,20 @@ def _shown(url: str) -> str:
             "/" + rest.split("/", 1)[1] if "/" in rest else ""
         )
     return url
+
+
+def _opa_url(raw: str | None, problems: list[str]) -> str | None:
+    if raw is None:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{OPA_URL} must be an http(s) URL such as https://opa.internal:8181")
+        return None
+    return raw.rstrip("/")
 
 
 def _api_url(raw: str | None, problems: list[str]) -> str:

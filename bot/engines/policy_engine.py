@@ -74,3 +74,22 @@ class PolicyEngine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class UnavailableEngine:
+    """An engine that cannot run: every load and every input is a PolicyError saying why, so
+    configured policies are reported as not checked, never as passing."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def compile(
+        self, modules: Sequence[PolicyModule], data: Mapping[str, Any]
+    ) -> tuple[list[RuleHead], list[PolicyError]]:
+        return [], [PolicyError(self.reason)]
+
+    def evaluate(self, refs: Sequence[str], requests: Sequence[EvalRequest]) -> list[Evaluation]:
+        return [Evaluation(values={}, error=PolicyError(self.reason)) for _ in requests]
+
+    def close(self) -> None:
+        return None

@@ -8,6 +8,7 @@ once: the analysis happens in the background job runner. ``/healthz`` says the p
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,10 +20,14 @@ from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
 
 from bot import __version__
+from bot.analyzers.rego.settings import EngineKind, PoliciesConfig
 from bot.core.pipeline import Engines
 from bot.engines.kubeconform import find_kubeconform
 from bot.engines.local import image_verifier
+from bot.engines.opa_server import OpaServerEngine
+from bot.engines.policy_engine import PolicyEngine, UnavailableEngine
 from bot.engines.registry import BasicCredentials
+from bot.engines.rego_engine import RegorusEngine
 from bot.engines.schema_http import HttpSchemaCache
 from bot.engines.schema_store import LocationSchemas, embedded, newest_version
 from bot.github import events
@@ -73,7 +78,11 @@ def _lifecycle(settings: Settings, retry: RetryPolicy) -> Any:
             client,
             CheckRuns(client),
             store,
-            app_engines(settings.database.parent, settings.registry_credentials),
+            app_engines(
+                settings.database.parent,
+                settings.registry_credentials,
+                opa=(settings.opa_url, settings.opa_token),
+            ),
         )
         runner = JobRunner(
             store,
@@ -123,7 +132,10 @@ def _client(
 
 
 def app_engines(
-    cache_root: Path, registry_credentials: Mapping[str, BasicCredentials] | None = None
+    cache_root: Path,
+    registry_credentials: Mapping[str, BasicCredentials] | None = None,
+    *,
+    opa: tuple[str | None, str | None] = (None, None),
 ) -> Engines:
     """The App's engines: bundled schemas, CRDs from the tree, URL schema locations cached on
     disk. Work stays in-process (the server is threaded; no forking)."""
@@ -145,7 +157,24 @@ def app_engines(
         schema_locations=locations,
         kubeconform=find_kubeconform(),
         verify_images=image_verifier(lambda: registry_credentials or {}),
+        policy_engine=functools.partial(app_policy_engine, opa_url=opa[0], opa_token=opa[1]),
     )
+
+
+def app_policy_engine(
+    policies: PoliciesConfig, repository: str, *, opa_url: str | None, opa_token: str | None
+) -> PolicyEngine:
+    """Regorus, or the App's own OPA server. A repository's config may ask for the OPA engine
+    but never name the server or its token: that would let it send the App's secrets anywhere."""
+    if policies.engine is not EngineKind.OPA_SERVER:
+        return RegorusEngine()
+    if opa_url is None:
+        return UnavailableEngine(
+            "policies.engine is opa-server, but this App has no OPA server configured "
+            "(GITOPS_GATE_OPA_URL); policies were not checked"
+        )
+    timeout = policies.opa_server.timeout if policies.opa_server else 30.0
+    return OpaServerEngine(opa_url, opa_token, timeout, repository=repository)
 
 
 async def webhook(request: web.Request) -> web.Response:
