@@ -1,6 +1,7 @@
-"""cosign signature verification, pure (bytes in, verdicts out), with ``cryptography`` only.
+"""cosign key-based signature verification, pure (bytes in, verdicts out), with
+``cryptography`` only.
 
-Key-based (what the image check uses):
+What the image check uses:
 - legacy "simple signing" layers of a ``sha256-<hex>.sig`` manifest
   (:func:`verify_simple_signing`): the annotation signature over the RAW payload bytes, the
   payload's ``critical.type`` and its digest binding;
@@ -9,10 +10,11 @@ Key-based (what the image check uses):
   type is the cosign signature predicate. ``verificationMaterial.publicKey.hint`` only says
   which key the signer thought of; every trusted key is tried and the hint is never trusted.
 
-Keyless (library level only, the configuration does not accept keyless rules yet):
-:func:`verify_legacy_keyless` (certificate + Rekor SET, vector C of
-``reference/image-signing.md``) and :func:`verify_bundle_keyless` (cosign v3 keyless bundle
-against a Sigstore trusted root, vector D).
+This module also holds what every cosign format shares: the media types and annotations, the
+trusted key types (:class:`TrustedKey`, :func:`verify_with`), the result vocabulary
+(:class:`Problem`, :class:`SignatureCheck`), DSSE envelopes and their PAE, the simple-signing
+payload and in-toto statement checks. Certificate-based (keyless) verification builds on them
+in :mod:`bot.engines.cosign_keyless`.
 
 Every failure says exactly why, in words that go to users in pull-request annotations.
 """
@@ -26,15 +28,12 @@ import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -54,7 +53,6 @@ SIGN_PREDICATE_TYPE = "https://sigstore.dev/cosign/sign/v1"
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _MIN_RSA_BITS = 2048
 _SUPPORTED = "ECDSA P-256, ECDSA P-384, RSA (2048 bits or more) and Ed25519"
 
@@ -83,7 +81,7 @@ class TrustedKey:
         return f"{short_digest(self.fingerprint)} ({self.algorithm})"
 
     def verifies(self, signature: bytes, data: bytes) -> bool:
-        return _verify_with(self.public_key, signature, data)
+        return verify_with(self.public_key, signature, data)
 
 
 def load_public_key(pem: str | bytes) -> TrustedKey:
@@ -144,7 +142,9 @@ def _algorithm_name(key: PublicKey) -> str:
     return "Ed25519"
 
 
-def _verify_with(key: PublicKey, signature: bytes, data: bytes) -> bool:
+def verify_with(key: PublicKey, signature: bytes, data: bytes) -> bool:
+    """Whether ``signature`` over ``data`` verifies with ``key``, with the padding and hash
+    cosign uses for that key type."""
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             return _verify_ecdsa(key, signature, data)
@@ -219,7 +219,8 @@ def _failed(problem: Problem, detail: str) -> SignatureCheck:
     return SignatureCheck(None, problem, detail)
 
 
-def _other_digest(claimed: str, digest: str) -> SignatureCheck:
+def other_digest(claimed: str, digest: str) -> SignatureCheck:
+    """A valid signature for image ``claimed`` presented for ``digest``: a replay."""
     return _failed(
         Problem.OTHER_DIGEST,
         f"the signature payload is for {short_digest(claimed)}, not this image's "
@@ -227,17 +228,19 @@ def _other_digest(claimed: str, digest: str) -> SignatureCheck:
     )
 
 
-def _b64decode(text: object, what: str) -> bytes:
+def b64decode_field(text: object, what: str) -> bytes:
+    """Strict base64 of an untrusted field; :class:`MalformedError` names it (``what``)."""
     if not isinstance(text, str) or not text:
-        raise _Malformed(f"{what} is missing or not a string")
+        raise MalformedError(f"{what} is missing or not a string")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _Malformed(f"{what} is not valid base64") from exc
+        raise MalformedError(f"{what} is not valid base64") from exc
 
 
-class _Malformed(Exception):
-    """Internal: turned into a MALFORMED check with this message."""
+class MalformedError(Exception):
+    """Signature material that is not what its media type says; verifiers turn it into a
+    MALFORMED check with this message."""
 
 
 # --------------------------------------------------------------------------- legacy .sig
@@ -256,17 +259,17 @@ def verify_simple_signing(
     claims another digest is reported as a replay only when a trusted key really signed it.
     """
     try:
-        signature = _b64decode(
+        signature = b64decode_field(
             annotations.get(SIGNATURE_ANNOTATION), f"annotation {SIGNATURE_ANNOTATION}"
         )
-    except _Malformed as exc:
+    except MalformedError as exc:
         return _failed(Problem.MALFORMED, f"signature layer: {exc}")
     key = next((key for key in keys if key.verifies(signature, payload)), None)
     if key is None:
         return _bad_signature(keys, keyless=CERTIFICATE_ANNOTATION in annotations)
     try:
-        claimed, kind = _simple_signing_claims(payload)
-    except _Malformed as exc:
+        claimed, kind = simple_signing_claims(payload)
+    except MalformedError as exc:
         return _failed(Problem.MALFORMED, f"signed payload (by key {key.label}) {exc}")
     if kind != SIMPLE_SIGNING_TYPE:
         return _failed(
@@ -274,7 +277,7 @@ def verify_simple_signing(
             f"signed payload has critical.type {kind!r}, expected {SIMPLE_SIGNING_TYPE!r}",
         )
     if claimed != digest:
-        return _other_digest(claimed, digest)
+        return other_digest(claimed, digest)
     return _verified(key, f"legacy signature verified with key {key.label}")
 
 
@@ -293,19 +296,19 @@ def _bad_signature(keys: Sequence[TrustedKey], *, keyless: bool) -> SignatureChe
     )
 
 
-def _simple_signing_claims(payload: bytes) -> tuple[str, str]:
+def simple_signing_claims(payload: bytes) -> tuple[str, str]:
     """(docker-manifest-digest, critical.type) of a simple-signing payload."""
     try:
         document = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _Malformed(f"is not valid JSON: {exc}") from exc
+        raise MalformedError(f"is not valid JSON: {exc}") from exc
     critical = document.get("critical") if isinstance(document, dict) else None
     if not isinstance(critical, dict):
-        raise _Malformed("has no 'critical' object")
+        raise MalformedError("has no 'critical' object")
     image = critical.get("image")
     claimed = image.get("docker-manifest-digest") if isinstance(image, dict) else None
     if not isinstance(claimed, str):
-        raise _Malformed("has no critical.image.docker-manifest-digest")
+        raise MalformedError("has no critical.image.docker-manifest-digest")
     kind = critical.get("type")
     return claimed, kind if isinstance(kind, str) else repr(kind)
 
@@ -332,7 +335,7 @@ def verify_bundle(
     cosign's signature predicate, and anything else is NOT_A_SIGNATURE (to be ignored).
     """
     try:
-        document = _json_object(bundle, "bundle")
+        document = json_object(bundle, "bundle")
         material = document.get("verificationMaterial")
         if isinstance(material, dict) and (
             "certificate" in material or "x509CertificateChain" in material
@@ -341,55 +344,59 @@ def verify_bundle(
                 Problem.KEYLESS,
                 "keyless bundle (Fulcio certificate): keyless signatures are not supported yet",
             )
-        envelope = _dsse_envelope(document)
-    except _Malformed as exc:
+        envelope = dsse_envelope(document)
+    except MalformedError as exc:
         return _failed(Problem.MALFORMED, str(exc))
     key = _dsse_key(envelope, keys)
     if key is None:
         return _bad_signature(keys, keyless=False)
-    return _check_statement(envelope, digest, predicate_types, f"key {key.label}", key)
+    return check_statement(envelope, digest, predicate_types, f"key {key.label}", key)
 
 
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+def json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object; :class:`MalformedError` naming ``what`` otherwise."""
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _Malformed(f"{what} is not valid JSON: {exc}") from exc
+        raise MalformedError(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
-        raise _Malformed(f"{what} is not a JSON object")
+        raise MalformedError(f"{what} is not a JSON object")
     return document
 
 
 @dataclass(frozen=True, slots=True)
-class _Envelope:
+class Envelope:
+    """A DSSE envelope, decoded: the payload exactly as signed, every signature."""
+
     payload_type: str
     payload: bytes
     signatures: tuple[bytes, ...]
 
 
-def _dsse_envelope(document: Mapping[str, Any]) -> _Envelope:
+def dsse_envelope(document: Mapping[str, Any]) -> Envelope:
+    """The ``dsseEnvelope`` of a Sigstore bundle (key-based or keyless alike)."""
     envelope = document.get("dsseEnvelope")
     if not isinstance(envelope, dict):
         if "messageSignature" in document:
-            raise _Malformed(
+            raise MalformedError(
                 "bundle holds a blob signature (messageSignature), not a DSSE envelope"
             )
-        raise _Malformed("bundle has no dsseEnvelope")
+        raise MalformedError("bundle has no dsseEnvelope")
     payload_type = envelope.get("payloadType")
     if not isinstance(payload_type, str):
-        raise _Malformed("DSSE envelope has no payloadType")
-    payload = _b64decode(envelope.get("payload"), "DSSE payload")
+        raise MalformedError("DSSE envelope has no payloadType")
+    payload = b64decode_field(envelope.get("payload"), "DSSE payload")
     entries = envelope.get("signatures")
     if not isinstance(entries, list) or not entries:
-        raise _Malformed("DSSE envelope has no signatures")
+        raise MalformedError("DSSE envelope has no signatures")
     signatures = tuple(
-        _b64decode(entry.get("sig") if isinstance(entry, dict) else None, "DSSE signature")
+        b64decode_field(entry.get("sig") if isinstance(entry, dict) else None, "DSSE signature")
         for entry in entries
     )
-    return _Envelope(payload_type, payload, signatures)
+    return Envelope(payload_type, payload, signatures)
 
 
-def _dsse_key(envelope: _Envelope, keys: Sequence[TrustedKey]) -> TrustedKey | None:
+def _dsse_key(envelope: Envelope, keys: Sequence[TrustedKey]) -> TrustedKey | None:
     # The PAE covers the payload type, so a changed payloadType breaks the signature too.
     signed = pae(envelope.payload_type, envelope.payload)
     for signature in envelope.signatures:
@@ -399,22 +406,26 @@ def _dsse_key(envelope: _Envelope, keys: Sequence[TrustedKey]) -> TrustedKey | N
     return None
 
 
-def _check_statement(
-    envelope: _Envelope,
+def check_statement(
+    envelope: Envelope,
     digest: str | None,
     predicate_types: Collection[str] | None,
     signer: str,
     key: TrustedKey | None,
 ) -> SignatureCheck:
-    """The signed in-toto statement: payload type, statement type, subject and predicate."""
+    """The signed in-toto statement: payload type, statement type, subject and predicate.
+
+    Call it only once a signature over the envelope verified (``signer`` says by whom);
+    ``digest=None`` accepts any subject, ``predicate_types=None`` any predicate.
+    """
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE:
         return _failed(
             Problem.WRONG_TYPE,
             f"DSSE payloadType is {envelope.payload_type!r}, expected {IN_TOTO_PAYLOAD_TYPE!r}",
         )
     try:
-        statement = _json_object(envelope.payload, f"signed in-toto statement (by {signer})")
-    except _Malformed as exc:
+        statement = json_object(envelope.payload, f"signed in-toto statement (by {signer})")
+    except MalformedError as exc:
         return _failed(Problem.MALFORMED, str(exc))
     if statement.get("_type") not in IN_TOTO_STATEMENT_TYPES:
         return _failed(
@@ -431,7 +442,7 @@ def _check_statement(
     if digest is not None and digest not in subjects:
         if not subjects:
             return _failed(Problem.MALFORMED, "signed statement has no sha256 subject digest")
-        return _other_digest(subjects[0], digest)
+        return other_digest(subjects[0], digest)
     detail = f"bundle signature verified with {signer}"
     return SignatureCheck(key, None, detail)
 
@@ -445,627 +456,3 @@ def _subject_digests(statement: Mapping[str, Any]) -> list[str]:
         if isinstance(value, str):
             found.append(f"sha256:{value.lower()}")
     return found
-
-
-# --------------------------------------------------------------------------- keyless
-
-_OIDC_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")  # raw string (deprecated)
-_OIDC_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")  # DER UTF8String
-_MAX_CHAIN = 4
-# What walking a JSON document of unexpected shape raises (binascii.Error is a ValueError).
-_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who must have signed: the certificate's SAN (email or URI), exactly, and the OIDC issuer
-    from Fulcio's extension (``None`` skips it: 2021 certificates have no issuer extension)."""
-
-    subject: str
-    issuer: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateAuthority:
-    chain: tuple[x509.Certificate, ...]  # issuing certificate first, root last
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-
-    def covers(self, moment: datetime) -> bool:
-        return _within(moment, self.valid_from, self.valid_until)
-
-
-@dataclass(frozen=True, slots=True)
-class TransparencyLog:
-    """A Rekor or CT log key; ``log_id`` is sha256 of its PKIX DER (Rekor's logID)."""
-
-    key: PublicKey
-    log_id: bytes
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TrustedRoot:
-    authorities: tuple[CertificateAuthority, ...]
-    tlogs: tuple[TransparencyLog, ...]
-    ctlogs: tuple[TransparencyLog, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class KeylessCheck:
-    problem: Problem | None
-    detail: str
-    subject: str | None = None
-    issuer: str | None = None
-    integrated_time: datetime | None = None
-    checked: tuple[str, ...] = ()  # what was verified, in order: the honest list for reports
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-class _Keyless(Exception):
-    def __init__(self, problem: Problem, detail: str) -> None:
-        super().__init__(detail)
-        self.problem = problem
-        self.detail = detail
-
-
-def transparency_log(pem: str | bytes) -> TransparencyLog:
-    """A log from its PEM public key (Rekor's ``rekor.pub``)."""
-    key = load_public_key(pem).public_key
-    return TransparencyLog(key, _key_id(key))
-
-
-def load_trusted_root(data: bytes) -> TrustedRoot:
-    """A Sigstore ``trusted_root.json`` (media type ``…trustedroot+json;version=0.1``)."""
-    try:
-        return _trusted_root(json.loads(data))
-    except (*_SHAPE_ERRORS, UnsupportedAlgorithm) as exc:
-        raise KeyLoadError(f"malformed trusted root: {type(exc).__name__}: {exc}") from exc
-
-
-def _trusted_root(document: Mapping[str, Any]) -> TrustedRoot:
-    authorities = tuple(
-        CertificateAuthority(
-            tuple(
-                x509.load_der_x509_certificate(base64.b64decode(cert["rawBytes"]))
-                for cert in entry["certChain"]["certificates"]
-            ),
-            *_valid_for(entry.get("validFor")),
-        )
-        for entry in document.get("certificateAuthorities", [])
-    )
-    return TrustedRoot(
-        authorities,
-        tuple(_log_entry(entry) for entry in document.get("tlogs", [])),
-        tuple(_log_entry(entry) for entry in document.get("ctlogs", [])),
-    )
-
-
-def _log_entry(entry: Mapping[str, Any]) -> TransparencyLog:
-    key_info = entry["publicKey"]
-    key = serialization.load_der_public_key(base64.b64decode(key_info["rawBytes"]))
-    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
-        raise KeyLoadError(f"unsupported log key type {type(key).__name__}")
-    return TransparencyLog(
-        key, base64.b64decode(entry["logId"]["keyId"]), *_valid_for(key_info.get("validFor"))
-    )
-
-
-def _valid_for(period: Mapping[str, str] | None) -> tuple[datetime | None, datetime | None]:
-    period = period or {}
-    return (
-        _timestamp(period["start"]) if "start" in period else None,
-        _timestamp(period["end"]) if "end" in period else None,
-    )
-
-
-def _timestamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
-    return (start is None or start <= moment) and (end is None or moment <= end)
-
-
-def _key_id(key: PublicKey) -> bytes:
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).digest()
-
-
-def verify_legacy_keyless(
-    payload: bytes,
-    annotations: Mapping[str, str],
-    digest: str,
-    trust: TrustedRoot,
-    identity: Identity,
-) -> KeylessCheck:
-    """A legacy keyless layer: the certificate annotation's key signed the raw payload, the
-    certificate chains to a trusted Fulcio CA at the Rekor ``integratedTime``, the Rekor bundle
-    annotation's SET verifies with a trusted Rekor key and its body binds this payload,
-    signature and certificate, the SAN (and issuer) match ``identity``, and the payload is a
-    cosign image signature for ``digest``.
-
-    Not checked: an embedded SCT (2021 certificates have none; :func:`verify_bundle_keyless`
-    checks it), an RFC 3161 timestamp instead of Rekor, the ``chain`` annotation (the trusted
-    root supplies the intermediates).
-    """
-    checked: list[str] = []
-    try:
-        leaf = _certificate_pem(annotations.get(CERTIFICATE_ANNOTATION))
-        signature = _b64decode(annotations.get(SIGNATURE_ANNOTATION), "signature annotation")
-        if not _verify_with(_certificate_key(leaf), signature, payload):
-            raise _Keyless(
-                Problem.BAD_SIGNATURE,
-                "signature does not verify with the certificate's key: payload altered",
-            )
-        checked.append("signature over the payload with the certificate's key")
-        entry = _json_object(
-            (annotations.get(REKOR_BUNDLE_ANNOTATION) or "").encode(), "Rekor bundle annotation"
-        )
-        moment = _legacy_rekor_entry(entry, trust, payload, signature, leaf, checked)
-        path = _verify_chain(leaf, trust, moment)
-        checked.append(
-            f"certificate chain to {path[-1].subject.rfc4514_string()} at integratedTime"
-        )
-        subject, issuer = _check_identity(leaf, identity)
-        checked.append(f"identity {subject}" + (f" from {issuer}" if issuer else ""))
-        claimed, kind = _simple_signing_claims(payload)
-    except _Malformed as exc:
-        return KeylessCheck(Problem.MALFORMED, str(exc), checked=tuple(checked))
-    except _Keyless as exc:
-        return KeylessCheck(exc.problem, exc.detail, checked=tuple(checked))
-    except _SHAPE_ERRORS as exc:  # a field of the wrong type deep in untrusted JSON
-        detail = f"malformed signature material: {type(exc).__name__}: {exc}"
-        return KeylessCheck(Problem.MALFORMED, detail, checked=tuple(checked))
-    if kind != SIMPLE_SIGNING_TYPE:
-        return KeylessCheck(Problem.WRONG_TYPE, f"payload critical.type is {kind!r}")
-    if claimed != digest:
-        other = _other_digest(claimed, digest)
-        return KeylessCheck(Problem.OTHER_DIGEST, other.detail, checked=tuple(checked))
-    checked.append(f"payload bound to {short_digest(digest)}")
-    return KeylessCheck(
-        None,
-        f"keyless signature by {subject} verified",
-        subject,
-        issuer,
-        moment,
-        tuple(checked),
-    )
-
-
-def _legacy_rekor_entry(
-    entry: Mapping[str, Any],
-    trust: TrustedRoot,
-    payload: bytes,
-    signature: bytes,
-    leaf: x509.Certificate,
-    checked: list[str],
-) -> datetime:
-    """Check a legacy ``{SignedEntryTimestamp, Payload}`` bundle; returns integratedTime."""
-    body = entry.get("Payload")
-    if not isinstance(body, dict):
-        raise _Malformed("Rekor bundle has no Payload")
-    log_id = body.get("logID")
-    log = _find_log(trust.tlogs, bytes.fromhex(log_id) if isinstance(log_id, str) else b"")
-    set_signature = _b64decode(entry.get("SignedEntryTimestamp"), "SignedEntryTimestamp")
-    if not _verify_with(log.key, set_signature, canonical_json(body)):
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "Rekor SignedEntryTimestamp does not verify")
-    checked.append("Rekor SET with the trusted Rekor key")
-    moment = _integrated_time(body.get("integratedTime"), log)
-    rekord = _json_object(_b64decode(body.get("body"), "Rekor body"), "Rekor body")
-    _check_rekord(rekord, payload, signature, leaf)
-    checked.append("Rekor body binds the payload hash, signature and certificate")
-    return moment
-
-
-def _check_rekord(
-    rekord: Mapping[str, Any], payload: bytes, signature: bytes, leaf: x509.Certificate
-) -> None:
-    if rekord.get("kind") not in ("rekord", "hashedrekord"):
-        raise _Keyless(Problem.TRANSPARENCY_LOG, f"Rekor entry kind {rekord.get('kind')!r}")
-    spec = rekord.get("spec") or {}
-    data_hash = ((spec.get("data") or {}).get("hash") or {}).get("value")
-    if data_hash != hashlib.sha256(payload).hexdigest():
-        raise _Keyless(
-            Problem.TRANSPARENCY_LOG, "Rekor entry is for another payload (hash differs)"
-        )
-    logged = spec.get("signature") or {}
-    if _b64decode(logged.get("content"), "Rekor signature") != signature:
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "Rekor entry holds another signature")
-    logged_key = _b64decode((logged.get("publicKey") or {}).get("content"), "Rekor public key")
-    if _certificate_pem(logged_key.decode("utf-8", "replace")) != leaf:
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "Rekor entry holds another certificate")
-
-
-def canonical_json(value: object) -> bytes:
-    """RFC 8785-style canonical JSON for the values Rekor signs (strings and integers)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _find_log(logs: Sequence[TransparencyLog], log_id: bytes) -> TransparencyLog:
-    for log in logs:
-        if log.log_id == log_id:
-            return log
-    raise _Keyless(
-        Problem.TRANSPARENCY_LOG,
-        f"transparency log {log_id.hex()[:16]}… is not in the trusted root",
-    )
-
-
-def _integrated_time(value: object, log: TransparencyLog) -> datetime:
-    try:
-        moment = datetime.fromtimestamp(int(str(value)), UTC)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise _Malformed(f"integratedTime {value!r} is not a Unix time") from exc
-    if not _within(moment, log.valid_from, log.valid_until):
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "the log key was not valid at integratedTime")
-    return moment
-
-
-def _certificate_pem(text: object) -> x509.Certificate:
-    if not isinstance(text, str) or "BEGIN CERTIFICATE" not in text:
-        raise _Malformed("no certificate (annotation dev.sigstore.cosign/certificate)")
-    try:
-        return x509.load_pem_x509_certificate(text.encode())
-    except ValueError as exc:
-        raise _Malformed(f"unreadable certificate: {exc}") from exc
-
-
-def _certificate_key(certificate: x509.Certificate) -> PublicKey:
-    key = certificate.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
-        raise _Keyless(Problem.CERTIFICATE, f"unsupported certificate key {type(key).__name__}")
-    return key
-
-
-def _verify_chain(
-    leaf: x509.Certificate, trust: TrustedRoot, moment: datetime
-) -> list[x509.Certificate]:
-    """The path leaf → … → self-signed root through one trusted CA, each certificate valid at
-    ``moment`` (the signing time, so expired short-lived Fulcio certificates still verify)."""
-    _check_leaf(leaf, moment)
-    reasons = []
-    for authority in trust.authorities:
-        if not authority.covers(moment):
-            reasons.append("CA not valid at integratedTime")
-            continue
-        try:
-            return _path_through(leaf, authority.chain, moment)
-        except _Keyless as exc:
-            reasons.append(exc.detail)
-    raise _Keyless(
-        Problem.CERTIFICATE,
-        "certificate does not chain to a trusted Fulcio CA"
-        + (f" ({'; '.join(sorted(set(reasons)))})" if reasons else ""),
-    )
-
-
-def _check_leaf(leaf: x509.Certificate, moment: datetime) -> None:
-    if not leaf.not_valid_before_utc <= moment <= leaf.not_valid_after_utc:
-        raise _Keyless(
-            Problem.CERTIFICATE,
-            f"certificate valid {leaf.not_valid_before_utc:%Y-%m-%d %H:%M:%S} to "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC does not cover the signing time "
-            f"{moment:%Y-%m-%d %H:%M:%S} UTC",
-        )
-    try:
-        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        usages = x509.ExtendedKeyUsage([])
-    if ExtendedKeyUsageOID.CODE_SIGNING not in usages:
-        raise _Keyless(Problem.CERTIFICATE, "certificate is not for code signing (EKU)")
-
-
-def _path_through(
-    leaf: x509.Certificate, chain: Sequence[x509.Certificate], moment: datetime
-) -> list[x509.Certificate]:
-    path = [leaf]
-    for _ in range(_MAX_CHAIN):
-        current = path[-1]
-        issuer = next((c for c in chain if _issued_by(current, c)), None)
-        if issuer is None:
-            raise _Keyless(
-                Problem.CERTIFICATE, f"no trusted issuer for {current.issuer.rfc4514_string()}"
-            )
-        _check_ca(issuer, moment, below=len(path) - 1)
-        path.append(issuer)
-        if issuer.issuer == issuer.subject:
-            return path
-    raise _Keyless(Problem.CERTIFICATE, "certificate chain too long")
-
-
-def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if certificate.issuer != issuer.subject or certificate == issuer:
-        return False
-    try:
-        certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _check_ca(ca: x509.Certificate, moment: datetime, *, below: int) -> None:
-    if not ca.not_valid_before_utc <= moment <= ca.not_valid_after_utc:
-        raise _Keyless(Problem.CERTIFICATE, f"CA {ca.subject.rfc4514_string()} not valid then")
-    try:
-        constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound as exc:
-        raise _Keyless(Problem.CERTIFICATE, "issuer is not a CA (no basicConstraints)") from exc
-    if not constraints.ca:
-        raise _Keyless(Problem.CERTIFICATE, "issuer is not a CA")
-    if constraints.path_length is not None and below > constraints.path_length:
-        raise _Keyless(Problem.CERTIFICATE, "CA path length constraint exceeded")
-
-
-def _check_identity(leaf: x509.Certificate, identity: Identity) -> tuple[str, str | None]:
-    subjects = _san_values(leaf)
-    issuer = _oidc_issuer(leaf)
-    if identity.subject not in subjects:
-        raise _Keyless(
-            Problem.IDENTITY,
-            f"signed by {', '.join(subjects) or 'an unnamed identity'}, not {identity.subject}",
-        )
-    if identity.issuer is not None and issuer != identity.issuer:
-        raise _Keyless(
-            Problem.IDENTITY,
-            f"identity issued by {issuer or 'an unknown issuer'}, not {identity.issuer}",
-        )
-    return identity.subject, issuer
-
-
-def _san_values(leaf: x509.Certificate) -> list[str]:
-    try:
-        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    return [
-        *names.get_values_for_type(x509.RFC822Name),
-        *names.get_values_for_type(x509.UniformResourceIdentifier),
-    ]
-
-
-def _oidc_issuer(leaf: x509.Certificate) -> str | None:
-    for oid, der in ((_OIDC_ISSUER_V2, True), (_OIDC_ISSUER_V1, False)):
-        try:
-            value = leaf.extensions.get_extension_for_oid(oid).value
-        except x509.ExtensionNotFound:
-            continue
-        raw = value.value if isinstance(value, x509.UnrecognizedExtension) else b""
-        return _der_utf8(raw) if der else raw.decode("utf-8", "replace")
-    return None
-
-
-def _der_utf8(raw: bytes) -> str:
-    """The text of a DER UTF8String (tag 0x0c), short or long length form."""
-    if len(raw) < 2 or raw[0] != 0x0C:
-        raise _Keyless(Problem.CERTIFICATE, "malformed OIDC issuer extension")
-    length, start = raw[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        length, start = int.from_bytes(raw[2 : 2 + count], "big"), 2 + count
-    return raw[start : start + length].decode("utf-8", "replace")
-
-
-# --------------------------------------------------------------------------- keyless bundle
-
-
-def verify_bundle_keyless(
-    bundle: bytes,
-    digest: str | None,
-    trust: TrustedRoot,
-    identity: Identity,
-    *,
-    predicate_types: Collection[str] | None = (SIGN_PREDICATE_TYPE,),
-) -> KeylessCheck:
-    """A keyless Sigstore bundle with a DSSE envelope (cosign v3 ``sign``/``attest``).
-
-    Checked: the DSSE signature with the leaf certificate's key; the first tlog entry — its
-    log is in the trusted root, the inclusion promise (SET) verifies, its body binds the
-    payload hash, signature and certificate, and, when present, the inclusion proof reaches
-    the root hash of a checkpoint signed by the same log; the certificate chains to a trusted
-    Fulcio CA at integratedTime, is for code signing, and its embedded SCT verifies with a
-    trusted CT log; the identity; the statement (subject ``digest`` unless None, predicate
-    type unless ``predicate_types`` is None). Not checked: RFC 3161 timestamps, more than one
-    tlog entry, Rekor v2 entries.
-    """
-    checked: list[str] = []
-    try:
-        document = _json_object(bundle, "bundle")
-        leaf = _bundle_certificate(document)
-        envelope = _dsse_envelope(document)
-        key = _certificate_key(leaf)
-        signed = pae(envelope.payload_type, envelope.payload)
-        signature = next((s for s in envelope.signatures if _verify_with(key, s, signed)), None)
-        if signature is None:
-            raise _Keyless(
-                Problem.BAD_SIGNATURE,
-                "DSSE signature does not verify with the certificate's key: payload altered",
-            )
-        checked.append("DSSE signature over the PAE with the certificate's key")
-        moment = _bundle_tlog_entry(document, trust, envelope, signature, leaf, checked)
-        path = _verify_chain(leaf, trust, moment)
-        checked.append(
-            f"certificate chain to {path[-1].subject.rfc4514_string()} at integratedTime"
-        )
-        _verify_sct(leaf, path[1], trust)
-        checked.append("embedded SCT with a trusted CT log key")
-        subject, issuer = _check_identity(leaf, identity)
-        checked.append(f"identity {subject}" + (f" from {issuer}" if issuer else ""))
-    except _Malformed as exc:
-        return KeylessCheck(Problem.MALFORMED, str(exc), checked=tuple(checked))
-    except _Keyless as exc:
-        return KeylessCheck(exc.problem, exc.detail, checked=tuple(checked))
-    except _SHAPE_ERRORS as exc:  # a field of the wrong type deep in untrusted JSON
-        detail = f"malformed signature material: {type(exc).__name__}: {exc}"
-        return KeylessCheck(Problem.MALFORMED, detail, checked=tuple(checked))
-    statement = _check_statement(envelope, digest, predicate_types, subject, None)
-    if not statement.ok:
-        return KeylessCheck(statement.problem, statement.detail, checked=tuple(checked))
-    checked.append("in-toto statement (subject, predicate type)")
-    return KeylessCheck(
-        None,
-        f"keyless bundle signed by {subject} verified",
-        subject,
-        issuer,
-        moment,
-        tuple(checked),
-    )
-
-
-def _bundle_certificate(document: Mapping[str, Any]) -> x509.Certificate:
-    material = document.get("verificationMaterial") or {}
-    raw = (material.get("certificate") or {}).get("rawBytes")
-    if raw is None:
-        chain = (material.get("x509CertificateChain") or {}).get("certificates") or [{}]
-        raw = chain[0].get("rawBytes")
-    if raw is None:
-        raise _Malformed("bundle has no certificate (a key-based bundle is not keyless)")
-    try:
-        return x509.load_der_x509_certificate(_b64decode(raw, "certificate rawBytes"))
-    except ValueError as exc:
-        raise _Malformed(f"unreadable bundle certificate: {exc}") from exc
-
-
-def _bundle_tlog_entry(
-    document: Mapping[str, Any],
-    trust: TrustedRoot,
-    envelope: _Envelope,
-    signature: bytes,
-    leaf: x509.Certificate,
-    checked: list[str],
-) -> datetime:
-    entries = (document.get("verificationMaterial") or {}).get("tlogEntries") or []
-    if not entries:
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "bundle has no transparency log entry")
-    entry = entries[0]
-    log = _find_log(trust.tlogs, _b64decode((entry.get("logId") or {}).get("keyId"), "logId"))
-    body_b64 = entry.get("canonicalizedBody")
-    body = _b64decode(body_b64, "canonicalizedBody")
-    promise = _b64decode(
-        (entry.get("inclusionPromise") or {}).get("signedEntryTimestamp"), "inclusion promise"
-    )
-    signed_entry = {
-        "body": body_b64,
-        "integratedTime": int(entry.get("integratedTime", -1)),
-        "logID": log.log_id.hex(),
-        "logIndex": int(entry.get("logIndex", -1)),
-    }
-    if not _verify_with(log.key, promise, canonical_json(signed_entry)):
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "inclusion promise (SET) does not verify")
-    checked.append("inclusion promise (SET) with the trusted Rekor key")
-    moment = _integrated_time(entry.get("integratedTime"), log)
-    _check_dsse_entry(_json_object(body, "tlog body"), envelope, signature, leaf)
-    checked.append("tlog body binds the payload hash, signature and certificate")
-    proof = entry.get("inclusionProof")
-    if proof:
-        _check_inclusion_proof(proof, body, log)
-        checked.append("inclusion proof to a checkpoint signed by the Rekor key")
-    return moment
-
-
-def _check_dsse_entry(
-    body: Mapping[str, Any], envelope: _Envelope, signature: bytes, leaf: x509.Certificate
-) -> None:
-    if body.get("kind") != "dsse":
-        raise _Keyless(
-            Problem.TRANSPARENCY_LOG, f"tlog entry kind {body.get('kind')!r} is not dsse"
-        )
-    spec = body.get("spec") or {}
-    payload_hash = (spec.get("payloadHash") or {}).get("value")
-    if payload_hash != hashlib.sha256(envelope.payload).hexdigest():
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "tlog entry is for another payload (hash differs)")
-    leaf_pem = leaf.public_bytes(serialization.Encoding.PEM)
-    for logged in spec.get("signatures") or []:
-        same_signature = base64.b64decode(logged.get("signature", "")) == signature
-        verifier = base64.b64decode(logged.get("verifier", ""))
-        if same_signature and verifier.strip() == leaf_pem.strip():
-            return
-    raise _Keyless(Problem.TRANSPARENCY_LOG, "tlog entry holds another signature or certificate")
-
-
-def _check_inclusion_proof(proof: Mapping[str, Any], body: bytes, log: TransparencyLog) -> None:
-    """RFC 9162 §2.1.3.2 audit path from the entry's leaf hash to the proof's root hash, and
-    the checkpoint (a signed note) that commits the log to that root at that size."""
-    index, size = int(proof.get("logIndex", -1)), int(proof.get("treeSize", -1))
-    root = _b64decode(proof.get("rootHash"), "inclusion proof rootHash")
-    path = [_b64decode(h, "inclusion proof hash") for h in proof.get("hashes") or []]
-    computed = merkle_root_from_proof(index, size, hashlib.sha256(b"\0" + body).digest(), path)
-    if computed != root:
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "inclusion proof does not reach the root hash")
-    note = str((proof.get("checkpoint") or {}).get("envelope") or "")
-    text, _, signatures = note.partition("\n\n")
-    lines = text.split("\n")
-    if len(lines) < 3 or lines[1] != str(size) or _b64decode(lines[2], "checkpoint root") != root:
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "checkpoint is for another tree size or root")
-    for line in signatures.splitlines():
-        raw = _b64decode(line.rpartition(" ")[2], "checkpoint signature")
-        # A note signature is a 4-byte key hint (the start of the log ID) and the signature.
-        ours = line.startswith("\u2014 ") and raw[:4] == log.log_id[:4]
-        if ours and _verify_with(log.key, raw[4:], (text + "\n").encode()):
-            return
-    raise _Keyless(Problem.TRANSPARENCY_LOG, "checkpoint is not signed by the trusted Rekor key")
-
-
-def merkle_root_from_proof(
-    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]
-) -> bytes:
-    if not 0 <= index < size:
-        raise _Keyless(
-            Problem.TRANSPARENCY_LOG, f"inclusion proof index {index} outside tree {size}"
-        )
-    fn, sn, result = index, size - 1, leaf_hash
-    for sibling in proof:
-        if sn == 0:
-            raise _Keyless(Problem.TRANSPARENCY_LOG, "inclusion proof too long")
-        if fn & 1 or fn == sn:
-            result = hashlib.sha256(b"\x01" + sibling + result).digest()
-            while not fn & 1 and fn != 0:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            result = hashlib.sha256(b"\x01" + result + sibling).digest()
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:
-        raise _Keyless(Problem.TRANSPARENCY_LOG, "inclusion proof too short")
-    return result
-
-
-def _verify_sct(leaf: x509.Certificate, issuer: x509.Certificate, trust: TrustedRoot) -> None:
-    """The leaf's embedded precertificate SCT (RFC 6962 §3.2) signed by a trusted CT log."""
-    try:
-        scts = leaf.extensions.get_extension_for_class(
-            x509.PrecertificateSignedCertificateTimestamps
-        ).value
-    except x509.ExtensionNotFound as exc:
-        raise _Keyless(Problem.CERTIFICATE, "certificate has no embedded SCT") from exc
-    issuer_key_hash = hashlib.sha256(
-        issuer.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    ).digest()
-    tbs = leaf.tbs_precertificate_bytes
-    for sct in scts:
-        log = next((log for log in trust.ctlogs if log.log_id == sct.log_id), None)
-        if log is None:
-            continue
-        millis = (
-            sct.timestamp.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-        ) // timedelta(milliseconds=1)
-        signed = (
-            b"\x00\x00"  # v1, certificate_timestamp
-            + millis.to_bytes(8, "big")
-            + b"\x00\x01"  # precert_entry
-            + issuer_key_hash
-            + len(tbs).to_bytes(3, "big")
-            + tbs
-            + len(sct.extension_bytes).to_bytes(2, "big")
-            + sct.extension_bytes
-        )
-        if _verify_with(log.key, sct.signature, signed):
-            return
-    raise _Keyless(Problem.CERTIFICATE, "no embedded SCT verifies with a trusted CT log")

@@ -20,23 +20,25 @@ from cryptography.x509.oid import NameOID
 from bot.engines.cosign import (
     SIGN_PREDICATE_TYPE,
     SIGNATURE_ANNOTATION,
-    CertificateAuthority,
-    Identity,
     KeyLoadError,
     Problem,
+    load_public_key,
+    load_public_keys,
+    pae,
+    verify_bundle,
+    verify_simple_signing,
+)
+from bot.engines.cosign_keyless import (
+    CertificateAuthority,
+    Identity,
     TransparencyLog,
     TrustedRoot,
     canonical_json,
-    load_public_key,
-    load_public_keys,
     load_trusted_root,
     merkle_root_from_proof,
-    pae,
     transparency_log,
-    verify_bundle,
     verify_bundle_keyless,
     verify_legacy_keyless,
-    verify_simple_signing,
 )
 from tests.images.signing import (
     Signer,
