@@ -30,8 +30,11 @@ RUN set -eu; \
 FROM python:${PYTHON_VERSION}-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY bot ./bot
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The Rego engine's build is pinned with hashes; fetch it first so the wheel step reuses it.
+RUN pip download --no-cache-dir --no-deps --require-hashes -r requirements/regorus.txt -d /wheels \
+    && pip wheel --no-cache-dir --find-links=/wheels --wheel-dir /wheels .
 
 # --- runtime: non-root, no compilers, no source tree ---------------------------------------
 FROM python:${PYTHON_VERSION}-slim
@@ -39,9 +42,12 @@ RUN useradd --system --uid 10001 --home-dir /data --create-home gitops-gate
 COPY --from=tools /usr/local/bin/kubeconform /usr/local/bin/kustomize /usr/local/bin/
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels gitops-gate && rm -rf /wheels
+# The built-in Rego library is data, not part of the wheel.
+COPY policies/rego /usr/share/gitops-gate/policies/rego
 USER gitops-gate
 WORKDIR /data
 ENV GITOPS_GATE_DATABASE=/data/gitops-gate.db \
+    GITOPS_GATE_POLICY_LIBRARY=/usr/share/gitops-gate/policies/rego \
     PYTHONUNBUFFERED=1
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \

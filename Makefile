@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke clean
+.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke bench-rego bench-rego-smoke clean
 
 $(STAMP): pyproject.toml requirements/regorus.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,3 +56,10 @@ bench-images: $(STAMP)
 
 bench-images-smoke: $(STAMP)
 	$(BIN)/python -m bench.images_bench --smoke
+
+# Rego: the built-in library against 1,000 documents, beside conftest's per-rule query path.
+bench-rego: $(STAMP)
+	$(BIN)/python -m bench.rego_bench --documents 1000
+
+bench-rego-smoke: $(STAMP)
+	$(BIN)/python -m bench.rego_bench --smoke

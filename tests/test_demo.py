@@ -31,7 +31,16 @@ PLANTED = {
     ("apps/web/base/deployment.yaml", 18, "images/tag-without-digest"),
     ("apps/web/overlays/dev/debug-pod.yaml", 8, "images/latest-tag"),
     ("apps/web/overlays/dev/debug-pod.yaml", 8, "images/registry-not-allowed"),
-    ("apps/web/overlays/prod/kustomization.yaml", 10, "images/tag-without-digest"),
+    ("apps/web/overlays/prod/kustomization.yaml", 11, "images/tag-without-digest"),
+    # The built-in Rego library (policies.builtin in the demo's config).
+    ("apps/web/base/deployment.yaml", 22, "bp.memory-limit"),
+    ("apps/web/overlays/dev/debug-pod.yaml", 7, "bp.memory-limit"),
+    ("apps/web/overlays/dev/debug-pod.yaml", 7, "bp.resources-requests"),
+    ("apps/web/overlays/dev/debug-pod.yaml", 11, "pss.baseline.privileged"),
+    ("apps/web/overlays/dev/debug-pod.yaml", 12, "pss.baseline.host-namespaces"),
+    ("apps/web/overlays/prod/pdb.yaml", 6, "prod.pdb-zero-disruption"),
+    ("apps/worker/deployment.yaml", 15, "bp.memory-limit"),
+    ("apps/worker/deployment.yaml", 15, "bp.resources-requests"),
 }
 
 
@@ -79,5 +88,25 @@ def test_demo_cli_exit_code_is_findings() -> None:
     result = CliRunner().invoke(main, ["check", str(DEMO)])
     assert result.exit_code == 1, result.output
     assert "spec.selectr: unknown field" in result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 14 errors, 3 warnings")
+    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 16 errors, 9 warnings")
     assert "sk_live_4eC39" not in result.output  # secrets are redacted
+
+
+def test_demo_builtin_policies_respect_paths_and_patches() -> None:
+    report = check_tree(DEMO)
+    builtin = [f for f in report.findings if f.source.engine == "rego"]
+    # The production set runs on production paths only: the dev overlay's "replicas: 1" and the
+    # worker's unset replicas (no HPA) are not reported; the prod PDB is, and blocks there.
+    assert {f.rule_id for f in builtin if f.rule_id.startswith("prod.")} == {
+        "prod.pdb-zero-disruption"
+    }
+    pdb = next(f for f in builtin if f.rule_id == "prod.pdb-zero-disruption")
+    assert report.blocking[report.findings.index(pdb)] is True
+    # A kustomize patch is a partial object: nothing "missing" is reported on it.
+    assert not [f for f in builtin if f.path.endswith(("resources.yaml", "replicas.yaml"))]
+    # Disabled in the config (the images section reports tags): never reported.
+    assert not [f for f in builtin if f.rule_id.startswith("bp.image-")]
+    privileged = next(f for f in builtin if f.rule_id == "pss.baseline.privileged")
+    assert privileged.source.policy == "pss-baseline"
+    assert privileged.help_url is not None and "pod-security-standards" in privileged.help_url
+    assert privileged.column == 9  # the key "privileged"

@@ -321,24 +321,36 @@ def _images(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
 
 def _rego(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
     """Rego policies from the trusted tree (the base commit on a pull request) and from
-    ``--policy``; a policy that fails to load or evaluate is a blocking finding by default."""
+    ``--policy``, and the built-in library when ``policies.builtin`` is configured; a policy
+    (or the library) that fails to load or evaluate is a blocking finding by default."""
     if not _wanted(state, Category.POLICY):
         return []
     policies = state.config.policies
     rego = policies.rego
-    if not rego.paths and not state.options.policies:
+    wants_user = bool(rego.paths or state.options.policies)
+    if not wants_user and not policies.builtin.enabled:
         return []
-    policy_set, findings = rego_analyzer.load(
-        state.changeset.trusted, rego, extra_paths=state.options.policies
-    )
-    if policy_set.empty:
+    findings: list[Finding] = []
+    policy_set = rego_analyzer.PolicySet()
+    if wants_user:
+        policy_set, findings = rego_analyzer.load(
+            state.changeset.trusted, rego, extra_paths=state.options.policies
+        )
+    builtin: rego_analyzer.Builtin | None = None
+    if policies.builtin.enabled:
+        try:
+            builtin = rego_analyzer.prepare_builtin(policies.builtin)
+        except rego_analyzer.LibraryError as exc:
+            problem = PolicyError(str(exc))
+            findings.append(rego_analyzer.policy_error_finding(problem, rego.on_error))
+    if policy_set.empty and builtin is None:
         return findings
     if state.engines.policy_engine is None:
         missing = PolicyError("no Rego engine is available to this run; policies were not checked")
         return [*findings, rego_analyzer.policy_error_finding(missing, rego.on_error)]
     engine = state.engines.policy_engine(policies, state.changeset.repository)
     try:
-        found, allowances = rego_analyzer.analyze(loaded, policy_set, engine, rego)
+        found, allowances = rego_analyzer.analyze(loaded, policy_set, engine, rego, builtin)
     finally:
         engine.close()
     state.allowances.extend(allowances)

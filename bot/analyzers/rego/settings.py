@@ -9,20 +9,25 @@ policies:
     rego_version: v1            # default for paths given as plain strings
     combine: false              # one evaluation over every manifest document
     on_error: error             # severity of config/policy-error: error (fail closed) | warning
-  builtin:
-    sets: [pss-baseline, best-practices]
-    disable: [<rule id>, ...]
+  builtin:                      # present: the built-in library runs (absent: it does not)
+    sets: [pss-baseline, best-practices]  # empty or absent: the catalog's default sets
+    disable: [<rule id or set>, ...]
+    enable: [<rule id or set>, ...]       # default-off rules, or every rule of a set
+    paths: {production: ["clusters/prod/**"]}   # where a set's findings are reported
   engine: regorus               # or opa-server
   opa_server: {url: https://opa.internal:8181, token_env: OPA_TOKEN, timeout: 30,
                rego_version: v1}          # the Rego version the server parses
 ```
 
 Every bad key or value becomes a ``config/...`` finding at its line (``bot.configreader``) and the
-default is used for it.
+default is used for it. Set names and rule ids of ``builtin`` are checked against the library's
+catalog (``bot.analyzers.rego.library``); when the library cannot be loaded they are not, and
+the run reports the missing library instead.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.analyzers.rego.conftest import DEFAULT_NAMESPACE, go_path_match
+from bot.analyzers.rego.library import Catalog, LibraryError, load_library
 from bot.analyzers.rego.policyset import PolicyPath
 from bot.configreader import Reader, show
 from bot.core.document import FieldPath, format_path
@@ -58,8 +64,13 @@ class RegoConfig:
 
 @dataclass(frozen=True, slots=True)
 class BuiltinConfig:
-    sets: tuple[str, ...] = ()
-    disable: tuple[str, ...] = ()
+    # Off unless ``policies.builtin`` is in the config: upgrading gitops-gate must not start
+    # reporting new things on its own. ``builtin: {}`` (or ``true``) runs the default sets.
+    enabled: bool = False
+    sets: tuple[str, ...] = ()  # empty: the catalog's default sets
+    disable: tuple[str, ...] = ()  # rule ids or set names
+    enable: tuple[str, ...] = ()  # rule ids or set names
+    paths: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (set, globs): where it is reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,7 @@ def parse_policies_config(reader: Reader, value: Any) -> PoliciesConfig:
         engine = EngineKind.REGORUS
     return PoliciesConfig(
         rego=_rego(reader, top.get("rego"), (*where, "rego")),
-        builtin=_builtin(reader, top.get("builtin"), (*where, "builtin")),
+        builtin=_builtin(reader, top, (*where, "builtin")),
         engine=engine,
         opa_server=opa_server,
     )
@@ -203,12 +214,119 @@ def _namespaces(reader: Reader, value: Any, where: FieldPath) -> tuple[str, ...]
     return tuple(out)
 
 
-def _builtin(reader: Reader, value: Any, where: FieldPath) -> BuiltinConfig:
-    section = reader.mapping(value, where, ("sets", "disable"))
-    return BuiltinConfig(
-        sets=reader.strings(section.get("sets"), (*where, "sets")),
-        disable=reader.strings(section.get("disable"), (*where, "disable")),
+def _builtin(reader: Reader, top: dict[str, Any], where: FieldPath) -> BuiltinConfig:
+    if "builtin" not in top:
+        return BuiltinConfig()
+    value = top["builtin"]
+    if isinstance(value, bool):
+        return BuiltinConfig(enabled=value)
+    section = reader.mapping(value, where, ("sets", "disable", "enable", "paths"))
+    catalog = _catalog()
+    names = _Names(reader, catalog)
+    sets = names.check(section.get("sets"), (*where, "sets"), sets=True, rules=False)
+    config = BuiltinConfig(
+        enabled=True,
+        sets=sets,
+        disable=names.check(section.get("disable"), (*where, "disable"), sets=True, rules=True),
+        enable=names.check(section.get("enable"), (*where, "enable"), sets=True, rules=True),
+        paths=_set_paths(reader, names, section.get("paths"), (*where, "paths")),
     )
+    if catalog is not None:
+        _unused_paths(reader, catalog, config, (*where, "paths"))
+    return config
+
+
+def _catalog() -> Catalog | None:
+    try:
+        return load_library().catalog
+    except LibraryError:
+        return None  # the run reports the missing library; names cannot be checked here
+
+
+class _Names:
+    """Checks set names and rule ids against the catalog (all pass without one)."""
+
+    def __init__(self, reader: Reader, catalog: Catalog | None) -> None:
+        self.reader = reader
+        self.catalog = catalog
+
+    def check(self, value: Any, where: FieldPath, *, sets: bool, rules: bool) -> tuple[str, ...]:
+        items = self.reader.strings(value, where)
+        out: list[str] = []
+        for index, name in enumerate(items):
+            here = (*where, index) if isinstance(value, list) else where
+            if self.known(name, here, sets=sets, rules=rules):
+                out.append(name)
+        return tuple(dict.fromkeys(out))
+
+    def known(
+        self, name: str, where: FieldPath, *, sets: bool, rules: bool, key: bool = False
+    ) -> bool:
+        if self.catalog is None:
+            return True
+        if (sets and name in self.catalog.sets) or (rules and name in self.catalog.rules):
+            return True
+        candidates = [*(self.catalog.sets if sets else ()), *(self.catalog.rules if rules else ())]
+        what = " or ".join(w for w, on in (("set", sets), ("rule id", rules)) if on)
+        close = difflib.get_close_matches(name, candidates, n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        self.reader.problem(
+            where,
+            "config/invalid-value",
+            f"{format_path(where)}: {show(name)} is not a built-in policy {what} (the sets: "
+            f"{', '.join(sorted(self.catalog.sets))}"
+            f"{'; rule ids look like pss.baseline.privileged' if rules else ''}).{hint}",
+            key=key,
+        )
+        return False
+
+
+def _set_paths(
+    reader: Reader, names: _Names, value: Any, where: FieldPath
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for name, globs in _items(reader, value, where):
+        here = (*where, name)
+        if not names.known(name, here, sets=True, rules=False, key=True):
+            continue
+        if globs in ([], ""):  # "nowhere" is not a scope: leave the set out of sets instead
+            reader.invalid(here, globs, "a path glob or a non-empty list of path globs")
+            continue
+        patterns = reader.strings(globs, here)
+        if not patterns:
+            continue
+        out.append((name, patterns))
+    return tuple(out)
+
+
+def _items(reader: Reader, value: Any, where: FieldPath) -> list[tuple[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        reader.invalid(where, value, "a mapping of set name to path globs")
+        return []
+    return [(str(k), v) for k, v in value.items()]
+
+
+def _unused_paths(
+    reader: Reader, catalog: Catalog, config: BuiltinConfig, where: FieldPath
+) -> None:
+    """``paths`` for a set that does not run has no effect: say so rather than let the user
+    believe the set is checked there."""
+    chosen = {*(config.sets or catalog.default_sets), *config.enable}
+    running = catalog.implied(chosen) | {
+        catalog.rules[i].set for i in config.enable if i in catalog.rules
+    }
+    for name, _ in config.paths:
+        if name not in running:
+            reader.problem(
+                (*where, name),
+                "config/invalid-value",
+                f"{format_path((*where, name))}: the set {name} is not enabled (add it to "
+                "policies.builtin.sets), so these paths have no effect.",
+                key=True,
+                severity=Severity.WARNING,
+            )
 
 
 def _opa_server(reader: Reader, value: Any, where: FieldPath) -> OpaServerConfig | None:

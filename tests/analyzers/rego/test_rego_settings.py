@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.analyzers.rego.policyset import PolicyPath
 from bot.analyzers.rego.settings import (
+    BuiltinConfig,
     EngineKind,
     OpaServerConfig,
     PoliciesConfig,
@@ -39,7 +40,7 @@ policies:
     on_error: warning
   builtin:
     sets: [pss-baseline, best-practices]
-    disable: [rego/main/deny_latest]
+    disable: [bp.ingress-tls]
   engine: opa-server
   opa_server:
     {url: "https://opa.internal:8181", token_env: OPA_TOKEN, timeout: 12, rego_version: v0}
@@ -54,7 +55,8 @@ policies:
         on_error=Severity.WARNING,
     )
     assert config.builtin.sets == ("pss-baseline", "best-practices")
-    assert config.builtin.disable == ("rego/main/deny_latest",)
+    assert config.builtin.enabled
+    assert config.builtin.disable == ("bp.ingress-tls",)
     assert config.engine is EngineKind.OPA_SERVER
     assert config.opa_server == OpaServerConfig(
         "https://opa.internal:8181", "OPA_TOKEN", 12.0, RegoVersion.V0
@@ -112,3 +114,93 @@ def test_all_namespaces_overrides_namespaces_with_a_warning() -> None:
     config, findings = parse("policies: {rego: {all_namespaces: true, namespaces: [main]}}\n")
     assert config.rego.all_namespaces
     assert [f.severity for f in findings] == [Severity.WARNING]
+
+
+# --- policies.builtin ------------------------------------------------------------------------
+
+
+def test_builtin_is_off_unless_configured() -> None:
+    assert parse("policies: {rego: {paths: [policy/]}}\n")[0].builtin == BuiltinConfig()
+    assert not BuiltinConfig().enabled
+    for text in (
+        "policies: {builtin: {}}\n",
+        "policies: {builtin: true}\n",
+        "policies:\n  builtin:\n",
+    ):
+        config, findings = parse(text)
+        assert findings == [], text
+        assert config.builtin == BuiltinConfig(enabled=True), text
+    assert parse("policies: {builtin: false}\n")[0].builtin == BuiltinConfig(enabled=False)
+
+
+def test_builtin_section_values() -> None:
+    config, findings = parse(
+        """\
+policies:
+  builtin:
+    sets: [pss-restricted, production]
+    disable: [bp.ingress-tls, best-practices]
+    enable: bp.liveness-probe
+    paths:
+      production: ["clusters/prod/**", "apps/*/prod/**"]
+      pss-restricted: clusters/**
+"""
+    )
+    assert findings == []
+    assert config.builtin == BuiltinConfig(
+        enabled=True,
+        sets=("pss-restricted", "production"),
+        disable=("bp.ingress-tls", "best-practices"),
+        enable=("bp.liveness-probe",),
+        paths=(
+            ("production", ("clusters/prod/**", "apps/*/prod/**")),
+            ("pss-restricted", ("clusters/**",)),
+        ),
+    )
+
+
+def test_unknown_sets_and_rule_ids_are_findings_at_their_line() -> None:
+    config, findings = parse(
+        """\
+policies:
+  builtin:
+    sets: [pss-baseline, pss-basline]
+    disable:
+      - pss.baseline.privileged
+      - pss.baseline.priviliged
+    enable: [best-practises]
+    paths:
+      prod: ["clusters/prod/**"]
+      production: []
+    extra: 1
+"""
+    )
+    at = {(f.line, f.rule_id) for f in findings}
+    assert at == {
+        (3, "config/invalid-value"),
+        (6, "config/invalid-value"),
+        (7, "config/invalid-value"),
+        (9, "config/invalid-value"),
+        (10, "config/invalid-value"),
+        (11, "config/unknown-key"),
+    }
+    messages = {f.line: f.message for f in findings}
+    assert "'pss-basline' is not a built-in policy set" in messages[3]
+    assert "Did you mean pss-baseline?" in messages[3]
+    assert "Did you mean pss.baseline.privileged?" in messages[6]
+    assert "Did you mean best-practices?" in messages[7]
+    assert "the sets: best-practices, production, pss-baseline, pss-restricted" in messages[9]
+    # The known names are kept; the unknown ones are dropped.
+    assert config.builtin.sets == ("pss-baseline",)
+    assert config.builtin.disable == ("pss.baseline.privileged",)
+    assert config.builtin.enable == () and config.builtin.paths == ()
+
+
+def test_paths_for_a_set_that_does_not_run_is_a_warning() -> None:
+    config, findings = parse(
+        "policies:\n  builtin:\n    paths:\n      production: [prod/**]\n"
+        "      pss-baseline: [apps/**]\n"
+    )
+    assert [(f.line, f.severity) for f in findings] == [(4, Severity.WARNING)]
+    assert "the set production is not enabled" in findings[0].message
+    assert config.builtin.paths == (("production", ("prod/**",)), ("pss-baseline", ("apps/**",)))
