@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke bench-rego bench-rego-smoke clean
+.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke bench-rego bench-rego-smoke bench-cel bench-cel-smoke clean
 
-$(STAMP): pyproject.toml requirements/regorus.txt
+$(STAMP): pyproject.toml requirements/regorus.txt requirements/cel.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/regorus.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/cel.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
@@ -63,3 +64,10 @@ bench-rego: $(STAMP)
 
 bench-rego-smoke: $(STAMP)
 	$(BIN)/python -m bench.rego_bench --smoke
+
+# CEL: per-expression evaluation time of typical Kyverno policy expressions.
+bench-cel: $(STAMP)
+	$(BIN)/python -m bench.cel_bench
+
+bench-cel-smoke: $(STAMP)
+	$(BIN)/python -m bench.cel_bench --smoke

@@ -1,0 +1,1 @@
+"""Kyverno ClusterPolicy/Policy validate rules, evaluated with Kyverno's own semantics."""
