@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke bench-rego bench-rego-smoke bench-cel bench-cel-smoke clean
+.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke bench-rego bench-rego-smoke bench-cel bench-cel-smoke bench-kyverno bench-kyverno-smoke clean
 
 $(STAMP): pyproject.toml requirements/regorus.txt requirements/cel.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,3 +71,10 @@ bench-cel: $(STAMP)
 
 bench-cel-smoke: $(STAMP)
 	$(BIN)/python -m bench.cel_bench --smoke
+
+# Kyverno: 100 policies against 1,000 manifests, compiled once.
+bench-kyverno: $(STAMP)
+	$(BIN)/python -m bench.kyverno_bench
+
+bench-kyverno-smoke: $(STAMP)
+	$(BIN)/python -m bench.kyverno_bench --smoke

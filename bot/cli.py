@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from bot import __version__, workspace
+from bot.cli_kyverno import kyverno
 from bot.cli_rego import rego
 from bot.config import FailOn, SchemaEngine, parse_config
 from bot.core.finding import Category
@@ -166,6 +167,7 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
 
 
 main.add_command(rego)
+main.add_command(kyverno)
 
 
 @main.command()

@@ -31,12 +31,15 @@ from bot.analyzers.crd import TreeCrdSchemas
 from bot.analyzers.images import analyzer as images_analyzer
 from bot.analyzers.images.reference import ImageReference
 from bot.analyzers.images.trust import SignatureRule, SignatureVerdict
+from bot.analyzers.kyverno import analyzer as kyverno_analyzer
+from bot.analyzers.kyverno.settings import KyvernoConfig
+from bot.analyzers.rego.policyset import LocalPaths
 from bot.analyzers.rego.settings import PoliciesConfig
 from bot.analyzers.secrets import analyzer as secrets_analyzer
 from bot.analyzers.secrets.allow import AllowList
 from bot.config import DEFAULT_CONFIG_PATH, Config, FailOn, SchemaEngine, parse_config
 from bot.core.allowance import Allowance
-from bot.core.changeset import ChangedFile, ChangeSet
+from bot.core.changeset import ChangedFile, ChangeSet, FileStatus
 from bot.core.document import Document, LoadedFile, decode, load_file
 from bot.core.filekind import FileKind, chart_roots, classify, is_candidate
 from bot.core.finding import Category, Finding, Severity, Source
@@ -185,6 +188,7 @@ def run(
         _guarded(state, "secrets", lambda: _secrets(state, loaded))
         _guarded(state, "images", lambda: _images(state, loaded))
         _guarded(state, "rego", lambda: _rego(state, loaded))
+        _guarded(state, "kyverno", lambda: _kyverno(state, loaded))
     findings = _post_process(state, {f.path: f for f in selected})
     blocking = tuple(_fails(f, config, options.fail_on) for f in findings)
     return Report(
@@ -327,15 +331,15 @@ def _rego(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
         return []
     policies = state.config.policies
     rego = policies.rego
-    wants_user = bool(rego.paths or state.options.policies)
+    # --policy paths with only YAML are Kyverno's; the rest (a missing path included) are Rego's.
+    extra = tuple(p for p in state.options.policies if _holds_rego(p) or not _holds_yaml(p))
+    wants_user = bool(rego.paths or extra)
     if not wants_user and not policies.builtin.enabled:
         return []
     findings: list[Finding] = []
     policy_set = rego_analyzer.PolicySet()
     if wants_user:
-        policy_set, findings = rego_analyzer.load(
-            state.changeset.trusted, rego, extra_paths=state.options.policies
-        )
+        policy_set, findings = rego_analyzer.load(state.changeset.trusted, rego, extra_paths=extra)
     builtin: rego_analyzer.Builtin | None = None
     if policies.builtin.enabled:
         try:
@@ -355,6 +359,54 @@ def _rego(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
         engine.close()
     state.allowances.extend(allowances)
     return [*findings, *found]
+
+
+def _kyverno(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
+    """Kyverno policies from the trusted tree (the base commit on a pull request) and the
+    ``--policy`` paths that hold YAML or JSON. A modified file is an UPDATE whose old object is
+    the base version, a removed one a DELETE, an added one a CREATE."""
+    if not _wanted(state, Category.POLICY):
+        return []
+    config = state.config.policies.kyverno
+    findings: list[Finding] = []
+    policy_sets = []
+    if config.enabled:
+        policy_set, problems = kyverno_analyzer.load(state.changeset.trusted, config)
+        policy_sets.append(policy_set)
+        findings += problems
+    extra = tuple(p for p in state.options.policies if _holds_yaml(p))
+    if extra:
+        policy_set, problems = kyverno_analyzer.load(
+            LocalPaths(), KyvernoConfig(paths=extra, on_error=config.on_error)
+        )
+        policy_sets.append(policy_set)
+        findings += problems
+    if not policy_sets:
+        return []
+    status = {f.path: f.status for f in state.changeset.files}
+    base: dict[str, list[Document]] = {}
+    for changed in state.changeset.files:
+        if changed.status in (FileStatus.MODIFIED, FileStatus.REMOVED):
+            content = state.changeset.trusted.read(changed.path)  # the base commit's version
+            if content is not None:
+                base[changed.path] = load_file(
+                    changed.path, content, FileKind.MANIFEST, state.options.limits
+                ).documents
+    subjects = kyverno_analyzer.subjects(loaded, status=status, base=base)
+    for policy_set in policy_sets:
+        findings += kyverno_analyzer.analyze(subjects, policy_set)
+    return findings
+
+
+def _holds_rego(path: str) -> bool:
+    return any(name.endswith(".rego") for name in LocalPaths().files_under(path))
+
+
+def _holds_yaml(path: str) -> bool:
+    """A ``--policy`` path with YAML or JSON in it may hold Kyverno policies."""
+    return any(
+        name.lower().endswith((".yaml", ".yml", ".json")) for name in LocalPaths().files_under(path)
+    )
 
 
 def _text_files(state: _Run) -> list[LoadedFile]:

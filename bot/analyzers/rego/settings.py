@@ -30,10 +30,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from bot.analyzers.kyverno.settings import KyvernoConfig, parse_kyverno_config
 from bot.analyzers.rego.conftest import DEFAULT_NAMESPACE, go_path_match
 from bot.analyzers.rego.library import Catalog, LibraryError, load_library
 from bot.analyzers.rego.policyset import PolicyPath
@@ -87,6 +88,7 @@ class PoliciesConfig:
     builtin: BuiltinConfig = BuiltinConfig()
     engine: EngineKind = EngineKind.REGORUS
     opa_server: OpaServerConfig | None = None
+    kyverno: KyvernoConfig = field(default_factory=KyvernoConfig)
 
     def with_paths(self, extra: Sequence[str]) -> PoliciesConfig:
         """``check --policy P``: more Rego paths, in the configured default Rego version."""
@@ -96,7 +98,7 @@ class PoliciesConfig:
 
 def parse_policies_config(reader: Reader, value: Any) -> PoliciesConfig:
     where: FieldPath = ("policies",)
-    top = reader.mapping(value, where, ("rego", "builtin", "engine", "opa_server"))
+    top = reader.mapping(value, where, ("rego", "builtin", "engine", "opa_server", "kyverno"))
     engine = EngineKind(
         reader.choice(
             top.get("engine"), (*where, "engine"), tuple(e.value for e in EngineKind), "regorus"
@@ -116,6 +118,7 @@ def parse_policies_config(reader: Reader, value: Any) -> PoliciesConfig:
         builtin=_builtin(reader, top, (*where, "builtin")),
         engine=engine,
         opa_server=opa_server,
+        kyverno=parse_kyverno_config(reader, top.get("kyverno"), (*where, "kyverno")),
     )
 
 

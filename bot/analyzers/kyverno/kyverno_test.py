@@ -1,0 +1,430 @@
+"""``kyverno test`` files run against this engine (reference/kyverno-semantics.md §11; kyverno
+``cmd/cli/kubectl-kyverno/commands/test``).
+
+A ``kyverno-test.yaml`` names policies, resources, an optional values file (``variables``) and
+user info (``userinfo``), and the results it expects. Resources are prepared as the Kyverno CLI
+prepares them (namespaced resources without a namespace land in ``default``; ``null`` labels
+and annotations become ``{}``; every number is a float64), each policy is applied to each
+resource, and every expected result is looked up by policy, rule (or its ``autogen-`` names),
+kind and resource name:
+
+- an engine result equal to the expectation passes, any other fails ("Want pass, got fail");
+- no result for a rule that did not match is "excluded" and passes, as in kyverno test;
+- an unknown policy or resource fails ("Not found");
+- a result this engine cannot give (a mutate or CEL rule, a context entry that needs a cluster
+  and no value for it) is reported as not checked, with the reason, never as a pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.analyzers.kyverno.autogen import autogen_names
+from bot.analyzers.kyverno.engine import Engine, Request, RuleResult
+from bot.analyzers.kyverno.match import RequestInfo, request_info
+from bot.analyzers.kyverno.policy import Policy, PolicyProblem, PolicySet, load_policies
+from bot.analyzers.kyverno.resources import prepare_resource
+from bot.analyzers.kyverno.results import CheckedRow, EngineRow, Outcome
+from bot.core.document import Document, load_text
+from bot.core.filekind import FileKind
+
+TEST_FILE = "kyverno-test.yaml"
+_CEL_FLAGS = (
+    "isValidatingAdmissionPolicy",
+    "isMutatingAdmissionPolicy",
+    "isValidatingPolicy",
+    "isMutatingPolicy",
+    "isGeneratingPolicy",
+    "isImageValidatingPolicy",
+    "isDeletingPolicy",
+)
+
+
+class SuiteFileError(Exception):
+    """A test file, or a file it names, that cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    policy: str
+    rule: str
+    kind: str
+    resources: tuple[str, ...]
+    result: str
+    cel_policy: bool = False  # a ValidatingPolicy-style row: no rule name
+
+
+@dataclass(slots=True)
+class ValuesFile:
+    """A kyverno CLI ``Values`` document (``variables:`` of a test file)."""
+
+    global_values: dict[str, Any] = field(default_factory=dict)
+    resource_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    rule_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def for_resource(self, policy: str, resource: str) -> Mapping[str, Any]:
+        values = {**self.global_values, **self.resource_values.get((policy, resource), {})}
+        values.setdefault("request.operation", "CREATE")
+        return values
+
+    def for_rule(self, policy: str, rule: str) -> Mapping[str, Any]:
+        return self.rule_values.get((policy, rule), {})
+
+
+@dataclass(slots=True)
+class SuiteResult:
+    path: str  # the test file, as given
+    name: str
+    rows: list[CheckedRow] = field(default_factory=list)
+    engine_rows: list[EngineRow] = field(default_factory=list)
+    error: str | None = None  # the test could not be run at all
+    problems: list[PolicyProblem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or any(r.outcome is Outcome.FAIL for r in self.rows)
+
+
+def discover(paths: Sequence[str | Path], file_name: str = TEST_FILE) -> list[Path]:
+    """Every test file under ``paths`` (files are taken as given), sorted."""
+    found: list[Path] = []
+    for raw in paths:
+        root = Path(raw)
+        if root.is_file():
+            found.append(root)
+            continue
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            if file_name in files:
+                found.append(Path(folder) / file_name)
+    return sorted(set(found))
+
+
+def run_tests(paths: Sequence[str | Path], file_name: str = TEST_FILE) -> list[SuiteResult]:
+    return [run_test_file(path) for path in discover(paths, file_name)]
+
+
+def run_test_file(path: Path) -> SuiteResult:
+    try:
+        spec = _read_test(path)
+    except SuiteFileError as exc:
+        return SuiteResult(str(path), path.parent.name, error=str(exc))
+    name = _test_name(spec, path)
+    suite = SuiteResult(str(path), name)
+    try:
+        _run(spec, path.parent, suite)
+    except SuiteFileError as exc:
+        suite.error = str(exc)
+    return suite
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def _read_test(path: Path) -> dict[str, Any]:
+    documents = _documents(path)
+    if not documents or not isinstance(documents[0].data, dict):
+        raise SuiteFileError(f"{path}: not a kyverno test file (a mapping was expected)")
+    data: dict[str, Any] = documents[0].data
+    return data
+
+
+def _test_name(spec: Mapping[str, Any], path: Path) -> str:
+    metadata = spec.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+        return str(metadata["name"])
+    name = spec.get("name")
+    return name if isinstance(name, str) else path.parent.name
+
+
+def _documents(path: Path) -> list[Document]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteFileError(f"{path}: cannot read: {exc}") from None
+    loaded = load_text(str(path), text, FileKind.MANIFEST)
+    errors = [f for f in loaded.findings if f.severity.value == "error"]
+    if errors:
+        first = errors[0]
+        raise SuiteFileError(f"{path}:{first.line}: {first.message}")
+    return loaded.documents
+
+
+def _files(base: Path, entries: Any, what: str) -> list[Path]:
+    if entries is None:
+        return []
+    if isinstance(entries, str):
+        entries = [entries]
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise SuiteFileError(f"{what} must be a list of file paths")
+    out: list[Path] = []
+    for entry in entries:
+        if "://" in entry:
+            raise SuiteFileError(f"{what}: {entry}: remote files are not supported (no network)")
+        target = base / entry
+        if target.is_dir():
+            out.extend(
+                sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+            )
+        elif target.is_file():
+            out.append(target)
+        else:
+            raise SuiteFileError(f"{what}: {entry}: no such file")
+    return out
+
+
+def _policies(base: Path, spec: Mapping[str, Any]) -> tuple[list[Policy], list[PolicyProblem]]:
+    policies: list[Policy] = []
+    problems: list[PolicyProblem] = []
+    for path in _files(base, spec.get("policies"), "policies"):
+        loaded = load_policies(str(path), path.read_text(encoding="utf-8"))
+        policies.extend(loaded.policies)
+        problems.extend(loaded.problems)
+    return policies, problems
+
+
+def _resources(base: Path, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for path in _files(base, spec.get("resources"), "resources"):
+        for doc in _documents(path):
+            if not isinstance(doc.data, dict) or not doc.kind:
+                continue
+            resource = prepare_resource(doc.data, float_numbers=True)
+            key = _identity(resource)
+            if key in seen:
+                continue  # kyverno test keeps the first of duplicated resources
+            seen.add(key)
+            out.append(resource)
+    return out
+
+
+def _identity(resource: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    metadata = resource.get("metadata") or {}
+    return (
+        str(resource.get("apiVersion", "")),
+        str(resource.get("kind", "")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+    )
+
+
+def _values(base: Path, spec: Mapping[str, Any]) -> ValuesFile | None:
+    inline = spec.get("values")
+    path = spec.get("variables")
+    if isinstance(inline, dict):
+        return parse_values(inline)
+    if path is None:
+        return None
+    files = _files(base, path, "variables")
+    documents = _documents(files[0]) if files else []
+    data = documents[0].data if documents else None
+    if not isinstance(data, dict):
+        raise SuiteFileError(f"variables: {path}: not a values file")
+    return parse_values(data)
+
+
+def parse_values(data: Mapping[str, Any]) -> ValuesFile:
+    values = ValuesFile()
+    if isinstance(data.get("globalValues"), dict):
+        values.global_values = dict(data["globalValues"])
+    for policy in _maps(data.get("policies")):
+        name = str(policy.get("name", ""))
+        for resource in _maps(policy.get("resources")):
+            if isinstance(resource.get("values"), dict):
+                key = (name, str(resource.get("name", "")))
+                values.resource_values[key] = dict(resource["values"])
+        for rule in _maps(policy.get("rules")):
+            if isinstance(rule.get("values"), dict):
+                values.rule_values[(name, str(rule.get("name", "")))] = dict(rule["values"])
+    for selector in _maps(data.get("namespaceSelector")):
+        labels = selector.get("labels")
+        if isinstance(labels, dict):
+            values.namespace_labels[str(selector.get("name", ""))] = {
+                str(k): str(v) for k, v in labels.items()
+            }
+    for namespace in _maps(data.get("namespaces")):
+        metadata = namespace.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict):
+            values.namespace_labels.setdefault(
+                str(metadata.get("name", "")),
+                {str(k): str(v) for k, v in metadata["labels"].items()},
+            )
+    return values
+
+
+def _maps(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        yield from (item for item in value if isinstance(item, dict))
+
+
+def _user_info(base: Path, spec: Mapping[str, Any]) -> RequestInfo | None:
+    path = spec.get("userinfo")
+    if path is None:
+        return None
+    files = _files(base, path, "userinfo")
+    documents = _documents(files[0]) if files else []
+    data = documents[0].data if documents else None
+    if not isinstance(data, dict):
+        raise SuiteFileError(f"userinfo: {path}: not a user info file")
+    # The deprecated layout nests everything under requestInfo.
+    inner = data.get("requestInfo")
+    return request_info(inner if isinstance(inner, dict) else data)
+
+
+def _expectations(spec: Mapping[str, Any]) -> list[Expectation]:
+    out = []
+    for i, item in enumerate(spec.get("results") or []):
+        if not isinstance(item, dict):
+            raise SuiteFileError(f"results[{i}] must be a mapping")
+        resources = item.get("resources")
+        if resources is None and item.get("resource") is not None:
+            resources = [item["resource"]]  # the deprecated single-resource field
+        result = item.get("result", item.get("status"))
+        out.append(
+            Expectation(
+                policy=str(item.get("policy", "")),
+                rule=str(item.get("rule") or ""),
+                kind=str(item.get("kind", "")),
+                resources=tuple(str(r) for r in resources or ()),
+                result=str(result or "").lower(),
+                cel_policy=any(item.get(flag) for flag in _CEL_FLAGS),
+            )
+        )
+    return out
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Response:
+    """kyverno's engine response for one (policy, resource)."""
+
+    policy: Policy
+    resource: dict[str, Any]
+    rules: list[RuleResult]
+
+
+def _run(spec: Mapping[str, Any], base: Path, suite: SuiteResult) -> None:
+    values = _values(base, spec)
+    user = _user_info(base, spec)
+    policies, problems = _policies(base, spec)
+    suite.problems = problems
+    resources = _resources(base, spec)
+    engine = Engine(PolicySet.build(policies, problems))
+    responses: list[_Response] = []
+    for resource in resources:
+        namespace = str(resource.get("metadata", {}).get("namespace", ""))
+        labels = values.namespace_labels.get(namespace, {}) if values else {}
+        request = Request(
+            resource=resource,
+            user_info=user,
+            namespace_labels=labels,
+            values=values or ValuesFile(),
+        )
+        cache: dict[str, Any] = {}
+        for policy in policies:
+            rules = [] if policy.unsupported else engine.evaluate_policy(policy, request, cache)
+            responses.append(_Response(policy, resource, rules))
+            suite.engine_rows.extend(EngineRow.of(r, resource) for r in rules)
+    broken: set[str | None] = {p.policy for p in problems if p.policy}
+    for expected in _expectations(spec):
+        suite.rows.extend(_check(expected, responses, broken, problems, str(suite.path)))
+
+
+def _check(
+    expected: Expectation,
+    responses: Sequence[_Response],
+    broken: set[str | None],
+    problems: Sequence[PolicyProblem],
+    test: str,
+) -> Iterator[CheckedRow]:
+    for name in expected.resources:
+        shown = f"{expected.kind}/{name}"
+        row = {
+            "policy": expected.policy,
+            "rule": expected.rule,
+            "resource": shown,
+            "expected": expected.result,
+            "test": test,
+        }
+        matches = [r for r in responses if _same(r, expected, name)]
+        if not matches:
+            yield _not_found(expected, broken, problems, row)
+            continue
+        found = False
+        for response in matches:
+            if response.policy.unsupported:
+                found = True
+                yield CheckedRow(
+                    **row,
+                    actual="unsupported",
+                    outcome=Outcome.PASS if expected.result == "skip" else Outcome.SKIP,
+                    reason=f"not checked: {response.policy.unsupported}",
+                )
+                continue
+            names = autogen_names(expected.rule)
+            rules = [r for r in response.rules if r.rule.name in names]
+            for result in rules:
+                found = True
+                yield _compare(expected, result, row)
+            if not rules:
+                found = True
+                yield CheckedRow(**row, actual="excluded", outcome=Outcome.PASS, reason="Excluded")
+        if not found:  # pragma: no cover - every response yields a row
+            yield CheckedRow(**row, actual="not found", outcome=Outcome.FAIL, reason="Not found")
+
+
+def _same(response: _Response, expected: Expectation, name: str) -> bool:
+    resource = response.resource
+    if resource.get("kind") != expected.kind or response.policy.key != expected.policy:
+        return False
+    metadata = resource.get("metadata") or {}
+    resource_name = str(metadata.get("name", ""))
+    namespace = str(metadata.get("namespace", ""))
+    qualified = f"{namespace}/{resource_name}" if namespace else resource_name
+    return name in (resource_name, qualified)
+
+
+def _compare(expected: Expectation, result: RuleResult, row: dict[str, str]) -> CheckedRow:
+    actual = result.result.value
+    if actual == expected.result:
+        return CheckedRow(
+            **row, actual=actual, outcome=Outcome.PASS, reason="Ok", message=result.message
+        )
+    if result.unsupported:
+        return CheckedRow(
+            **row,
+            actual="unsupported",
+            outcome=Outcome.SKIP,
+            reason=f"not checked: {result.message}",
+            message=result.message,
+        )
+    return CheckedRow(
+        **row,
+        actual=actual,
+        outcome=Outcome.FAIL,
+        reason=f"Want {expected.result}, got {actual}",
+        message=result.message,
+    )
+
+
+def _not_found(
+    expected: Expectation,
+    broken: set[str | None],
+    problems: Sequence[PolicyProblem],
+    row: dict[str, str],
+) -> CheckedRow:
+    if expected.policy in broken or expected.policy.split("/")[-1] in broken:
+        problem = next(
+            p for p in problems if p.policy in (expected.policy, expected.policy.split("/")[-1])
+        )
+        reason = f"policy error: {problem.message} ({problem.path}:{problem.line})"
+        return CheckedRow(**row, actual="error", outcome=Outcome.FAIL, reason=reason)
+    return CheckedRow(**row, actual="not found", outcome=Outcome.FAIL, reason="Not found")
