@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 import click
 
@@ -80,9 +80,25 @@ def _colour(no_color: bool) -> bool:
     return not no_color and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     click.echo(f"Error: {exc}", err=True)
     sys.exit(1)
+
+
+def _run(
+    output: str, run: Callable[[TestingEngine], list[CheckResult]]
+) -> tuple[str, list[CheckResult]]:
+    """The output format and ``run``'s results on a fresh engine, closed afterwards; a
+    RunError (a bad ``--output`` too) ends the command as conftest does."""
+    try:
+        fmt = _output(output)
+        engine = _engine()
+        try:
+            return fmt, run(engine)
+        finally:
+            engine.close()
+    except RunError as exc:
+        _fail(exc)
 
 
 @rego.command("test", cls=_ConftestCommand)
@@ -148,16 +164,7 @@ def test(
         rego_version=rego_version,
         ignore=ignore,
     )
-    try:
-        fmt = _output(output)
-        engine = _engine()
-        try:
-            results = run_test(options, engine)
-        finally:
-            engine.close()
-    except RunError as exc:
-        _fail(exc)
-        return
+    fmt, results = _run(output, lambda engine: run_test(options, engine))
     code = exit_code(results, fail_on_warn=fail_on_warn)
     if not quiet or code != 0:
         _emit(results, fmt, no_color, suppress_exceptions=suppress_exceptions)
@@ -207,16 +214,7 @@ def verify(
         namespaces=_split(namespaces),
         rego_version=rego_version,
     )
-    try:
-        fmt = _output(output)
-        engine = _engine()
-        try:
-            results = run_verify(options, engine)
-        finally:
-            engine.close()
-    except RunError as exc:
-        _fail(exc)
-        return
+    fmt, results = _run(output, lambda engine: run_verify(options, engine))
     code = exit_code(results)
     if not quiet or code != 0:
         _emit(results, fmt, no_color, show_skipped=True)

@@ -397,26 +397,20 @@ def test_conftest_file_data_is_set_per_file(
 
 
 def test_real_process_exit_codes_and_streams() -> None:
-    command = [sys.executable, "-c", "from bot.cli_rego import rego; rego()"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [*command, "test", "-p", f"{K8S}/policy", f"{K8S}/deployment.yaml"],
-        cwd=CONFTEST,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "from bot.cli_rego import rego; rego()", *args],
+            cwd=CONFTEST,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    done = run("test", "-p", f"{K8S}/policy", f"{K8S}/deployment.yaml")
     assert done.returncode == 1 and done.stderr == ""
     assert done.stdout.count("FAIL - ") == 4
-    broken = subprocess.run(
-        [*command, "verify", "-p", "tests/rego-version/policy/v0.rego"],
-        cwd=CONFTEST,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    broken = run("verify", "-p", "tests/rego-version/policy/v0.rego")
     assert broken.returncode == 1 and broken.stdout == ""
     assert broken.stderr.startswith("Error: tests/rego-version/policy/v0.rego:3:")
 

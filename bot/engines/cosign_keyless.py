@@ -123,6 +123,17 @@ class _Keyless(Exception):
         self.detail = detail
 
 
+def _stopped(exc: Exception, checked: list[str]) -> KeylessCheck:
+    """The verdict of a check that ``exc`` ended, with what had verified until then."""
+    if isinstance(exc, MalformedError):
+        return KeylessCheck(Problem.MALFORMED, str(exc), checked=tuple(checked))
+    if isinstance(exc, _Keyless):
+        return KeylessCheck(exc.problem, exc.detail, checked=tuple(checked))
+    # Otherwise one of _SHAPE_ERRORS: a field of the wrong type deep in untrusted JSON.
+    detail = f"malformed signature material: {type(exc).__name__}: {exc}"
+    return KeylessCheck(Problem.MALFORMED, detail, checked=tuple(checked))
+
+
 def transparency_log(pem: str | bytes) -> TransparencyLog:
     """A log from its PEM public key (Rekor's ``rekor.pub``)."""
     key = load_public_key(pem).public_key
@@ -226,13 +237,8 @@ def verify_legacy_keyless(
         subject, issuer = _check_identity(leaf, identity)
         checked.append(f"identity {subject}" + (f" from {issuer}" if issuer else ""))
         claimed, kind = simple_signing_claims(payload)
-    except MalformedError as exc:
-        return KeylessCheck(Problem.MALFORMED, str(exc), checked=tuple(checked))
-    except _Keyless as exc:
-        return KeylessCheck(exc.problem, exc.detail, checked=tuple(checked))
-    except _SHAPE_ERRORS as exc:  # a field of the wrong type deep in untrusted JSON
-        detail = f"malformed signature material: {type(exc).__name__}: {exc}"
-        return KeylessCheck(Problem.MALFORMED, detail, checked=tuple(checked))
+    except (MalformedError, _Keyless, *_SHAPE_ERRORS) as exc:
+        return _stopped(exc, checked)
     if kind != SIMPLE_SIGNING_TYPE:
         return KeylessCheck(Problem.WRONG_TYPE, f"payload critical.type is {kind!r}")
     if claimed != digest:
@@ -507,13 +513,8 @@ def verify_bundle_keyless(
         checked.append("embedded SCT with a trusted CT log key")
         subject, issuer = _check_identity(leaf, identity)
         checked.append(f"identity {subject}" + (f" from {issuer}" if issuer else ""))
-    except MalformedError as exc:
-        return KeylessCheck(Problem.MALFORMED, str(exc), checked=tuple(checked))
-    except _Keyless as exc:
-        return KeylessCheck(exc.problem, exc.detail, checked=tuple(checked))
-    except _SHAPE_ERRORS as exc:  # a field of the wrong type deep in untrusted JSON
-        detail = f"malformed signature material: {type(exc).__name__}: {exc}"
-        return KeylessCheck(Problem.MALFORMED, detail, checked=tuple(checked))
+    except (MalformedError, _Keyless, *_SHAPE_ERRORS) as exc:
+        return _stopped(exc, checked)
     statement = check_statement(envelope, digest, predicate_types, subject, None)
     if not statement.ok:
         return KeylessCheck(statement.problem, statement.detail, checked=tuple(checked))

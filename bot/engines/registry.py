@@ -311,19 +311,8 @@ class RegistryClient:
     async def resolve(self, registry: str, repository: str, tag_or_digest: str) -> str:
         """The manifest digest for a tag (HEAD with the full Accept list, GET fallback when
         HEAD gives no usable ``Docker-Content-Digest``); for a digest, confirm it exists."""
-        _check_repository(registry, repository)
         by_digest = is_digest(tag_or_digest)
-        if not by_digest:
-            _check_tag(registry, repository, tag_or_digest)
-        ref = _reference_text(registry, repository, tag_or_digest)
-        reply = await self._call(
-            "HEAD",
-            registry,
-            repository,
-            _manifest_path(repository, tag_or_digest),
-            accept=MANIFEST_ACCEPT,
-            what=f"manifest {ref}",
-        )
+        ref, reply = await self._manifest_call("HEAD", registry, repository, tag_or_digest)
         if reply.status == 404:
             raise RegistryProtocolError(f"manifest unknown: {ref}")
         if reply.status == 200:
@@ -341,18 +330,8 @@ class RegistryClient:
 
     async def manifest(self, registry: str, repository: str, reference: str) -> Manifest | None:
         """GET a manifest by tag or digest; None on 404. By digest, the body must hash to it."""
-        _check_repository(registry, repository)
-        if not is_digest(reference):
-            _check_tag(registry, repository, reference)
-        ref = _reference_text(registry, repository, reference)
-        reply = await self._call(
-            "GET",
-            registry,
-            repository,
-            _manifest_path(repository, reference),
-            accept=MANIFEST_ACCEPT,
-            max_body=self._max_manifest_bytes,
-            what=f"manifest {ref}",
+        ref, reply = await self._manifest_call(
+            "GET", registry, repository, reference, max_body=self._max_manifest_bytes
         )
         if reply.status == 404:
             return None
@@ -457,6 +436,26 @@ class RegistryClient:
             raise RegistryProtocolError(f"{where}: {exc}") from None
 
     # -- transport ---------------------------------------------------------------------------
+
+    async def _manifest_call(
+        self, method: str, registry: str, repository: str, reference: str, *, max_body: int = 0
+    ) -> tuple[str, _Reply]:
+        """Check the names, then ``method`` the manifest ``reference`` (tag or digest) with the
+        full Accept list; the reference as messages show it, and the reply."""
+        _check_repository(registry, repository)
+        if not is_digest(reference):
+            _check_tag(registry, repository, reference)
+        ref = _reference_text(registry, repository, reference)
+        reply = await self._call(
+            method,
+            registry,
+            repository,
+            _manifest_path(repository, reference),
+            accept=MANIFEST_ACCEPT,
+            max_body=max_body,
+            what=f"manifest {ref}",
+        )
+        return ref, reply
 
     async def _call(
         self,

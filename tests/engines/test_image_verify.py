@@ -83,6 +83,14 @@ def verify_one(
     return verify(handle, to_verify(handle.host, repository, reference, rule), **options)[0]
 
 
+def unsigned_detail(host: str, repository: str, digest: str) -> str:
+    """The detail of an UNSIGNED verdict for the image ``digest``."""
+    return (
+        f"no cosign signature for {short_digest(digest)} in {host}/{repository} (no signature "
+        f"bundle referrer, no {short_digest(digest).replace(':', '-')}.sig tag)"
+    )
+
+
 # --------------------------------------------------------------------------- verified
 
 
@@ -164,6 +172,21 @@ def test_multi_arch_index_digest_is_what_gets_verified(
     assert children_only.digest == other.digest
 
 
+def test_a_multi_arch_index_signed_with_a_v3_bundle_is_verified(
+    registry: RegistryHandle, registry_repo: str
+) -> None:
+    index = registry.push_multiarch(registry_repo, "v1")
+    referrer = sign_bundle(registry, registry_repo, index, SIGNER)
+
+    verdict = verify_one(registry, registry_repo, "v1")
+    assert verdict.status is VerdictStatus.VERIFIED
+    assert verdict.digest == index.digest  # the index, not one of its platform images
+    assert verdict.signature_format == "bundle"
+    assert verdict.detail == (
+        f"bundle referrer {short_digest(referrer.digest)} verified with key {KEY.label}"
+    )
+
+
 def test_one_trusted_signer_among_several_is_enough(
     registry: RegistryHandle, registry_repo: str
 ) -> None:
@@ -211,6 +234,22 @@ def test_token_registry_with_anonymous_pull(
     sign_bundle(token_registry, registry_repo, image, SIGNER)
     verdict = verify_one(token_registry, registry_repo, "v1", credentials={})
     assert verdict.status is VerdictStatus.VERIFIED
+
+
+def test_token_registry_with_credentials_goes_through_the_token_flow(
+    token_registry: RegistryHandle, registry_repo: str
+) -> None:
+    image = token_registry.push_image(registry_repo, "v1")
+    sign_legacy(token_registry, registry_repo, image.digest, SIGNER)
+    tokens = token_registry.token_server
+    assert tokens is not None and token_registry.password is not None
+    credentials = {token_registry.host: BasicCredentials("tester", token_registry.password)}
+
+    verdict = verify_one(token_registry, registry_repo, "v1", credentials=credentials)
+    assert verdict.status is VerdictStatus.VERIFIED
+    assert verdict.digest == image.digest
+    scope = f"repository:{registry_repo}:pull"
+    assert {r.account for r in tokens.requests_for(scope)} == {"tester"}  # not anonymous
 
 
 def test_basic_registry_with_credentials(
@@ -348,6 +387,9 @@ def test_tag_re_pointed_after_signing_is_re_resolved(
     assert verdict.status is VerdictStatus.UNSIGNED
     assert verdict.digest == moved.digest != signed.digest
     assert not verdict.cached
+    # The message names the image the tag points to now, never the one that was signed.
+    assert verdict.detail == unsigned_detail(registry.host, registry_repo, moved.digest)
+    assert short_digest(signed.digest) not in verdict.detail
 
 
 def test_unsigned_image(registry: RegistryHandle, registry_repo: str) -> None:
@@ -355,11 +397,7 @@ def test_unsigned_image(registry: RegistryHandle, registry_repo: str) -> None:
     verdict = verify_one(registry, registry_repo, "v1")
     assert verdict.status is VerdictStatus.UNSIGNED
     assert verdict.digest == image.digest
-    assert verdict.detail == (
-        f"no cosign signature for {short_digest(image.digest)} in "
-        f"{registry.host}/{registry_repo} (no signature bundle referrer, no "
-        f"{short_digest(image.digest).replace(':', '-')}.sig tag)"
-    )
+    assert verdict.detail == unsigned_detail(registry.host, registry_repo, image.digest)
 
 
 def test_only_an_attestation_is_still_unsigned(

@@ -487,8 +487,7 @@ class Pusher:
     def _run(self, call: Callable[[AsyncPusher], Awaitable[T]]) -> T:
         async def go() -> T:
             async with aiohttp.ClientSession() as session:
-                pusher = AsyncPusher(session, self.url, self.push_username, self._push_password)
-                return await call(pusher)
+                return await call(self.async_pusher(session))
 
         return run_sync(go)
 
