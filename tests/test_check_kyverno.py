@@ -200,3 +200,21 @@ def test_modified_file_is_an_update_against_the_base_version(tmp_path: Path) -> 
     # web.yaml is an UPDATE from 5 to 2; new.yaml is a CREATE, which the rule does not match.
     assert [f["path"] for f in findings] == ["web.yaml"]
     assert "replicas may not go down (5 -> 2)" in findings[0]["message"]
+
+
+def test_kustomize_patches_are_not_evaluated(tmp_path: Path) -> None:
+    """A patch is a fragment of a resource: a policy would fail it for every field it omits."""
+    kustomization = "resources: [pod.yaml]\npatches:\n  - path: patch.yaml\n"
+    patch = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  hostname: x\n"
+    write_tree(
+        tmp_path,
+        {
+            ".github/gitops-gate.yml": CONFIG,
+            "kyverno/non-root.yaml": _policy("Enforce"),
+            "app/kustomization.yaml": kustomization,
+            "app/pod.yaml": _pod("bad", f"nginx:1.27@{DIGEST}", SECURE),
+            "app/patch.yaml": patch,
+        },
+    )
+    code, findings = _check(tmp_path, "--only", "policy")
+    assert (code, findings) == (0, [])

@@ -29,6 +29,8 @@ PLANTED = {
     ("apps/worker/deployment.yaml", 21, "secret/generic-password"),
     ("apps/worker/secret.yaml", 7, "secret/stripe-secret-key"),
     ("apps/web/base/deployment.yaml", 18, "images/tag-without-digest"),
+    ("apps/web/base/deployment.yaml", 4, "kyverno/require-team-label/check-team"),
+    ("apps/worker/deployment.yaml", 4, "kyverno/require-team-label/check-team"),
     ("apps/web/overlays/dev/debug-pod.yaml", 8, "images/latest-tag"),
     ("apps/web/overlays/dev/debug-pod.yaml", 8, "images/registry-not-allowed"),
     ("apps/web/overlays/prod/kustomization.yaml", 11, "images/tag-without-digest"),
@@ -88,7 +90,7 @@ def test_demo_cli_exit_code_is_findings() -> None:
     result = CliRunner().invoke(main, ["check", str(DEMO)])
     assert result.exit_code == 1, result.output
     assert "spec.selectr: unknown field" in result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 16 errors, 9 warnings")
+    assert result.output.rstrip().splitlines()[-1].startswith("FAIL: 16 errors, 11 warnings")
     assert "sk_live_4eC39" not in result.output  # secrets are redacted
 
 

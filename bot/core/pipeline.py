@@ -364,7 +364,8 @@ def _rego(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
 def _kyverno(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
     """Kyverno policies from the trusted tree (the base commit on a pull request) and the
     ``--policy`` paths that hold YAML or JSON. A modified file is an UPDATE whose old object is
-    the base version, a removed one a DELETE, an added one a CREATE."""
+    the base version, a removed one a DELETE, an added one a CREATE. Kustomize patches are not
+    evaluated (they are fragments of resources, not resources)."""
     if not _wanted(state, Category.POLICY):
         return []
     config = state.config.policies.kyverno
@@ -392,7 +393,11 @@ def _kyverno(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
                 base[changed.path] = load_file(
                     changed.path, content, FileKind.MANIFEST, state.options.limits
                 ).documents
-    subjects = kyverno_analyzer.subjects(loaded, status=status, base=base)
+    # A kustomize patch is a fragment merged into a resource elsewhere, never applied as is:
+    # a policy would fail it for every field it leaves out.
+    patches = patch_paths(loaded)
+    whole = [item for item in loaded if item.path not in patches]
+    subjects = kyverno_analyzer.subjects(whole, status=status, base=base)
     for policy_set in policy_sets:
         findings += kyverno_analyzer.analyze(subjects, policy_set)
     return findings
