@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke bench-rego bench-rego-smoke bench-cel bench-cel-smoke bench-kyverno bench-kyverno-smoke clean
+.PHONY: run test lint bench bench-smoke bench-app bench-app-smoke bench-secrets bench-secrets-smoke bench-images bench-images-smoke bench-rego bench-rego-smoke bench-cel bench-cel-smoke bench-kyverno bench-kyverno-smoke bench-kyverno-cel bench-kyverno-cel-smoke clean
 
 $(STAMP): pyproject.toml requirements/regorus.txt requirements/cel.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,3 +78,10 @@ bench-kyverno: $(STAMP)
 
 bench-kyverno-smoke: $(STAMP)
 	$(BIN)/python -m bench.kyverno_bench --smoke
+
+# Kyverno CEL: 100 CEL policies (ValidatingPolicy and validate.cel) against 1,000 manifests.
+bench-kyverno-cel: $(STAMP)
+	$(BIN)/python -m bench.kyverno_cel_bench
+
+bench-kyverno-cel-smoke: $(STAMP)
+	$(BIN)/python -m bench.kyverno_cel_bench --smoke

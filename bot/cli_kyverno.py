@@ -76,3 +76,5 @@ def _errors(suite: SuiteResult, *, err: bool) -> None:
     for problem in suite.problems:
         where = f"{problem.path}:{problem.line}" if problem.line else problem.path
         click.echo(f"  Policy error: {where}: {problem.message}", err=err)
+    for note in suite.notes:
+        click.echo(f"  Note: {note}", err=err)

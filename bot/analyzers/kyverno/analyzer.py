@@ -8,6 +8,11 @@ a removed one a ``DELETE``; a full check of a tree (no base) is all ``CREATE``. 
 labels for ``namespaceSelector`` come from the Namespace documents being checked; rules that
 would need other labels are reported as not evaluated.
 
+CEL policies see the same requests (``cel_bindings``, gate mode): ``namespaceObject`` is the
+Namespace document when one is checked, the parameter objects of ``validate.cel`` rules are
+the checked documents, and PolicyExceptions come from the trusted policy files only, so a
+change cannot exempt itself.
+
 Fail closed: a policy that does not load is a ``config/policy-error`` finding (severity
 ``on_error``) and the other policies still run.
 """
@@ -18,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.analyzers.kyverno.cel_bindings import BindingMode, CelInputs
 from bot.analyzers.kyverno.engine import Engine, Request, RuleResult, Status
 from bot.analyzers.kyverno.findings import (
     ENGINE,
@@ -26,7 +32,7 @@ from bot.analyzers.kyverno.findings import (
     result_finding,
     unsupported_findings,
 )
-from bot.analyzers.kyverno.policy import PolicyProblem, PolicySet, compile_policies
+from bot.analyzers.kyverno.policy import PolicyProblem, PolicySet, compile_policy_files
 from bot.analyzers.kyverno.resources import prepare_resource
 from bot.analyzers.kyverno.settings import KyvernoConfig
 from bot.core.changeset import FileStatus
@@ -71,8 +77,8 @@ def load(tree: TrustedFiles, config: KyvernoConfig) -> tuple[PolicySet, list[Fin
             except UnicodeDecodeError:
                 problem = PolicyProblem(name, None, f"{name} is not UTF-8 text")
                 findings.append(problem_finding(problem, config.on_error))
-    policies, problems = compile_policies(texts)
-    policy_set = PolicySet.build(policies, problems)
+    policies, problems, exceptions = compile_policy_files(texts)
+    policy_set = PolicySet.build(policies, problems, exceptions)
     findings += [problem_finding(p, config.on_error) for p in problems]
     findings += unsupported_findings(policies)
     return policy_set, findings
@@ -134,6 +140,12 @@ def analyze(items: Sequence[Subject], policy_set: PolicySet) -> list[Finding]:
         return []
     engine = Engine(policy_set)
     labels = namespace_labels(item.document for item in items)
+    cel = CelInputs(
+        mode=BindingMode.GATE,
+        namespaces=namespace_objects(item.document for item in items),
+        params=[item.document.data for item in items if item.operation != "DELETE"],
+        exceptions=policy_set.exceptions,
+    )
     findings: list[Finding] = []
     skipped: list[RuleResult] = []
     for item in items:
@@ -145,6 +157,7 @@ def analyze(items: Sequence[Subject], policy_set: PolicySet) -> list[Finding]:
             operation=item.operation,
             old_resource=old,
             namespace_labels=labels.get(namespace),
+            cel=cel,
         )
         for result in engine.evaluate(request):
             if result.status is Status.SKIP and result.unsupported:
@@ -155,6 +168,15 @@ def analyze(items: Sequence[Subject], policy_set: PolicySet) -> list[Finding]:
                 findings.append(finding)
     findings += unsupported_findings((), skipped)
     return findings
+
+
+def namespace_objects(documents: Any) -> dict[str, dict[str, Any]]:
+    """The Namespace objects among ``documents``, by name (CEL's ``namespaceObject``)."""
+    return {
+        document.name: document.data
+        for document in documents
+        if document.kind == "Namespace" and document.name
+    }
 
 
 def namespace_labels(documents: Any) -> dict[str, dict[str, str]]:

@@ -10,7 +10,10 @@ result at all, as in Kyverno.
 What the gate cannot know turns into ``skip`` with the reason, never ``pass``: context entries
 that need a cluster (apiCall, configMap, imageRegistry, globalReference) unless a values file
 supplies them, a namespaceSelector without the namespace's labels, rule forms this engine does
-not evaluate (mutate, generate, verifyImages, validate.cel).
+not evaluate (mutate, generate, verifyImages).
+
+CEL rules (``validate.cel``, ValidatingPolicy) are evaluated by ``cel_policy`` on bindings built
+once per request (``cel_bindings``); their verdicts become the same RuleResults.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.analyzers.kyverno.cel_bindings import Bindings, CelInputs, RequestFacts
+from bot.analyzers.kyverno.cel_policy import evaluate_rule
+from bot.analyzers.kyverno.cel_source import existing_path
 from bot.analyzers.kyverno.conditions import evaluate_conditions
 from bot.analyzers.kyverno.context import Context
 from bot.analyzers.kyverno.errors import KyvernoError
@@ -33,6 +39,7 @@ from bot.analyzers.kyverno.policy import (
     Body,
     BodyKind,
     ContextEntry,
+    FailureAction,
     Foreach,
     PodSecuritySpec,
     Policy,
@@ -68,6 +75,8 @@ class RuleResult:
     path: FieldPath | None = None
     # A skip because of what this engine cannot do (a rule form, cluster data), not a verdict.
     unsupported: bool = False
+    # CEL: the validation (by index) that decided the result, when one did.
+    index: int | None = None
 
     @property
     def result(self) -> Status:
@@ -98,6 +107,8 @@ class Request:
     # Labels of the resource's namespace; None when not known (namespaceSelector -> skip).
     namespace_labels: Mapping[str, str] | None = None
     values: Values | None = None
+    # What CEL policies see beyond the request (Namespace objects, params, exceptions).
+    cel: CelInputs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +130,8 @@ class _Run:
     ctx: Context
     target: Target
     values: Values | None
+    request: Request
+    cache: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -186,11 +199,13 @@ class Engine:
                     _target(resource, operation, request),
                 )
             ctx, target = cache[operation]
-        return _Run(policy, resource, old, operation, ctx, target, request.values)
+        return _Run(policy, resource, old, operation, ctx, target, request.values, request, cache)
 
     # -- one rule ----------------------------------------------------------------------------
 
     def _rule(self, run: _Run, rule: Rule) -> RuleResult | None:
+        if rule.cel is not None and rule.cel.own_match:
+            return self._cel(run, rule)  # a ValidatingPolicy: matchConstraints decide
         outcome = applies(rule.match, rule.exclude, run.target, run.policy.namespace)
         if outcome.decision is Decision.NO:
             return None
@@ -198,6 +213,8 @@ class Engine:
             return RuleResult(run.policy, rule, Status.SKIP, outcome.reason, unsupported=True)
         if rule.unsupported:
             return RuleResult(run.policy, rule, Status.SKIP, rule.unsupported, unsupported=True)
+        if rule.cel is not None:
+            return self._cel(run, rule)
         verdict = self._validate(run, rule)
         if verdict is None:
             return None
@@ -209,6 +226,48 @@ class Engine:
             verdict.path,
             unsupported=verdict.unsupported,
         )
+
+    # -- CEL ---------------------------------------------------------------------------------
+
+    def _cel(self, run: _Run, rule: Rule) -> RuleResult | None:
+        assert rule.cel is not None
+        bindings = _bindings(run, run.resource, run.operation, run.old_resource)
+        verdict = evaluate_rule(rule.cel, bindings)
+        if verdict is None:
+            return None
+        if verdict.status == "fail" and self._existing_violation(run, rule):
+            return RuleResult(
+                run.policy,
+                rule,
+                Status.SKIP,
+                "skipping the rule evaluation as pre-existing violations are allowed",
+            )
+        path = existing_path(verdict.paths, run.resource) if verdict.paths else None
+        return RuleResult(
+            run.policy,
+            rule,
+            Status(verdict.status),
+            verdict.message,
+            path,
+            unsupported=verdict.unsupported,
+            index=verdict.index,
+        )
+
+    def _existing_violation(self, run: _Run, rule: Rule) -> bool:
+        """validate.cel under Enforce: an UPDATE is not blamed when the old object, checked as
+        a CREATE, already failed (kyverno validate_cel.go, allowExistingViolations)."""
+        if rule.cel is None or rule.cel.own_match or run.operation != "UPDATE":
+            return False
+        if rule.failure_action is not FailureAction.ENFORCE or not rule.allow_existing_violations:
+            return False
+        old = run.old_resource if run.old_resource is not None else run.resource
+        target = _target(old, "CREATE", run.request)
+        if applies(rule.match, rule.exclude, target, run.policy.namespace).decision is not (
+            Decision.YES
+        ):
+            return False
+        before = evaluate_rule(rule.cel, _bindings(run, old, "CREATE", None))
+        return before is not None and before.status == "fail"
 
     def _validate(self, run: _Run, rule: Rule) -> _Verdict | None:
         ctx = run.ctx.child()
@@ -406,6 +465,27 @@ def _request_context(
     if images:
         data["images"] = images
     return Context(data)
+
+
+def _bindings(
+    run: _Run, resource: dict[str, Any], operation: str, old: dict[str, Any] | None
+) -> Bindings:
+    """The CEL bindings of a request, shared by every policy evaluated on it."""
+    key = f"cel|{id(resource)}|{operation}|{id(old)}"
+    found = run.cache.get(key)
+    if found is None:
+        request = run.request
+        facts = RequestFacts(
+            resource=resource,
+            operation=operation,
+            old=old,
+            user=request.user_info,
+            namespace_labels=request.namespace_labels,
+            inputs=request.cel or CelInputs(),
+        )
+        found = run.cache[key] = Bindings(facts)
+    assert isinstance(found, Bindings)
+    return found
 
 
 def _target(resource: dict[str, Any], operation: str, request: Request) -> Target:

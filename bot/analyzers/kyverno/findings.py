@@ -6,11 +6,16 @@
 - The line is the field the pattern failed at (``/spec/containers/0/image/`` -> that node),
   the foreach element that failed, or a Pod Security field; else the resource's first line.
 - Rule id ``kyverno/<policy>/<rule>`` (the base rule for autogen rules); the message is
-  Kyverno's (the policy's message, substituted).
+  Kyverno's (the policy's message, substituted). A ValidatingPolicy has no rules: Kyverno
+  names its result ``validation`` with the index of the failing validation, so the id is
+  ``kyverno/<policy>/validation-<index>`` (``.../validation`` when no validation decided).
+  ``validationActions: [Deny]`` blocks like Enforce; ``Audit`` and ``Warn`` warn.
+- CEL findings land on the field the failing expression names (``object.spec.hostNetwork``)
+  when the resource has it, else on the resource's first line.
 - A policy that does not load is a ``config/policy-error`` finding at its file and line.
-- Rules this engine does not evaluate (mutate, CEL, cluster context...) are never silent: one
-  ``config/kyverno-unsupported`` notice per policy and rule, with the reason and how many
-  resources it was not evaluated on.
+- Rules this engine does not evaluate (mutate, generate, cluster context, CEL that needs the
+  cluster or the admission user...) are never silent: one ``config/kyverno-unsupported``
+  notice per policy and rule, with the reason and how many resources it was not evaluated on.
 """
 
 from __future__ import annotations
@@ -29,8 +34,15 @@ UNSUPPORTED = "config/kyverno-unsupported"
 _REPORTED = (Status.FAIL, Status.ERROR, Status.WARN)
 
 
-def rule_id(policy: Policy, rule: Rule) -> str:
-    return f"kyverno/{policy.name}/{rule.base_name}"
+def rule_id(policy: Policy, rule: Rule, index: int | None = None) -> str:
+    return f"kyverno/{policy.name}/{rule_label(rule, index)}"
+
+
+def rule_label(rule: Rule, index: int | None = None) -> str:
+    """The rule's name in ids; ``validation-<index>`` for a ValidatingPolicy."""
+    if rule.cel is not None and rule.cel.own_match:
+        return f"validation-{index}" if index is not None else "validation"
+    return rule.base_name
 
 
 def severity(result: RuleResult) -> Severity:
@@ -48,7 +60,7 @@ def result_finding(result: RuleResult, document: Document) -> Finding | None:
     position = document.locate(result.path) if result.path else document.start
     located = format_path(result.path) if result.path else ""
     return Finding(
-        rule_id=rule_id(result.policy, result.rule),
+        rule_id=rule_id(result.policy, result.rule, result.index),
         category=Category.POLICY,
         severity=severity(result),
         message=result.message,
@@ -57,7 +69,11 @@ def result_finding(result: RuleResult, document: Document) -> Finding | None:
         column=position.column if result.path else None,
         end_line=position.line,
         resource=document.resource_ref(),
-        source=Source(engine=ENGINE, policy=result.policy.name, rule=result.rule.base_name),
+        source=Source(
+            engine=ENGINE,
+            policy=result.policy.name,
+            rule=rule_label(result.rule, result.index),
+        ),
         locator=f"{located}|{result.result.value}",
     )
 
@@ -113,7 +129,9 @@ def unsupported_findings(
 
 def _notice(item: _Unsupported) -> Finding:
     policy = item.policy
-    what = f"rule {item.rule.base_name} of " if item.rule is not None else ""
+    what = (
+        f"rule {item.rule.base_name} of " if item.rule is not None and item.rule.base_name else ""
+    )
     return Finding(
         rule_id=UNSUPPORTED,
         category=Category.CONFIG,

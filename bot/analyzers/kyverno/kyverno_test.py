@@ -11,8 +11,17 @@ kind and resource name:
 - an engine result equal to the expectation passes, any other fails ("Want pass, got fail");
 - no result for a rule that did not match is "excluded" and passes, as in kyverno test;
 - an unknown policy or resource fails ("Not found");
-- a result this engine cannot give (a mutate or CEL rule, a context entry that needs a cluster
-  and no value for it) is reported as not checked, with the reason, never as a pass.
+- a result this engine cannot give (a mutate rule, a context entry that needs a cluster and
+  no value for it, a CEL expression that needs the cluster or the admission user) is reported
+  as not checked, with the reason, never as a pass.
+
+CEL policies are bound as the Kyverno CLI binds them (``cel_bindings.BindingMode.CLI``):
+``paramResources`` are the parameter objects, ``exceptions`` files (and PolicyExceptions next
+to the policies) the ``policies.kyverno.io`` exceptions, a ``context`` file the resources and
+images ``resource.Get``/``List`` and ``image.GetMetadata`` return. Rows flagged
+``isValidatingPolicy`` (and the other CEL kinds' flags) are compared with every result of the
+policy whatever its rule name, as kyverno test does; a row without the flag names a rule, and
+a ValidatingPolicy's result (named ``validation`` by Kyverno) is then "excluded".
 """
 
 from __future__ import annotations
@@ -24,6 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.analyzers.kyverno.autogen import autogen_names
+from bot.analyzers.kyverno.cel.context import FakeContext
+from bot.analyzers.kyverno.cel_bindings import BindingMode, CelInputs
+from bot.analyzers.kyverno.cel_exceptions import (
+    CelException,
+    ExceptionError,
+    is_exception_document,
+    read_exception,
+)
+from bot.analyzers.kyverno.cel_resources import api_resource
 from bot.analyzers.kyverno.engine import Engine, Request, RuleResult
 from bot.analyzers.kyverno.match import RequestInfo, request_info
 from bot.analyzers.kyverno.policy import Policy, PolicyProblem, PolicySet, load_policies
@@ -66,6 +84,8 @@ class ValuesFile:
     resource_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     rule_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # ``namespaces``: whole Namespace objects (CEL policies' namespaceObject).
+    namespace_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def for_resource(self, policy: str, resource: str) -> Mapping[str, Any]:
         values = {**self.global_values, **self.resource_values.get((policy, resource), {})}
@@ -84,6 +104,8 @@ class SuiteResult:
     engine_rows: list[EngineRow] = field(default_factory=list)
     error: str | None = None  # the test could not be run at all
     problems: list[PolicyProblem] = field(default_factory=list)
+    # What the test file names but could not be used, the run going on without it.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -178,14 +200,73 @@ def _files(base: Path, entries: Any, what: str) -> list[Path]:
     return out
 
 
-def _policies(base: Path, spec: Mapping[str, Any]) -> tuple[list[Policy], list[PolicyProblem]]:
+def _policies(
+    base: Path, spec: Mapping[str, Any]
+) -> tuple[list[Policy], list[PolicyProblem], list[CelException]]:
     policies: list[Policy] = []
     problems: list[PolicyProblem] = []
+    exceptions: list[CelException] = []
     for path in _files(base, spec.get("policies"), "policies"):
         loaded = load_policies(str(path), path.read_text(encoding="utf-8"))
         policies.extend(loaded.policies)
         problems.extend(loaded.problems)
-    return policies, problems
+        exceptions.extend(loaded.exceptions)
+    return policies, problems, exceptions
+
+
+def _exceptions(base: Path, spec: Mapping[str, Any]) -> list[CelException]:
+    """The CEL PolicyExceptions of the test's ``exceptions`` files (kyverno.io ones, for
+    pattern rules, are not evaluated by this engine)."""
+    out: list[CelException] = []
+    for path in _files(base, spec.get("exceptions"), "exceptions"):
+        for doc in _documents(path):
+            if not is_exception_document(doc.data):
+                continue
+            try:
+                out.append(read_exception(doc))
+            except ExceptionError as exc:
+                raise SuiteFileError(f"{path}:{doc.start.line}: {exc}") from None
+    return out
+
+
+def _context(base: Path, spec: Mapping[str, Any], suite: SuiteResult) -> FakeContext | None:
+    """The ``context`` file (kind ``Context``): resources for resource.Get/List and images
+    for image.GetMetadata, as the Kyverno CLI's fake context provider serves them. A missing
+    file is a note, not the end of the test: what it would hold is then unknown, so the
+    expressions that read it are skipped with the reason."""
+    if spec.get("context") is None:
+        return None
+    try:
+        files = _files(base, spec.get("context"), "context")
+    except SuiteFileError as exc:
+        suite.notes.append(f"{exc}; the cluster data it holds is treated as unknown")
+        return None
+    documents = _documents(files[0]) if files else []
+    data = documents[0].data if documents else None
+    inner = data.get("spec") if isinstance(data, dict) else None
+    if not isinstance(inner, dict):
+        raise SuiteFileError(f"context: {spec.get('context')}: not a Context file")
+    resources: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in _maps(inner.get("resources")):
+        api_version, kind = str(item.get("apiVersion", "")), str(item.get("kind", ""))
+        key = (api_version, api_resource(api_version, kind).resource)
+        resources.setdefault(key, []).append(item)
+    images = {
+        str(item["image"]): {k: v for k, v in item.items() if k != "image"}
+        for item in _maps(inner.get("images"))
+        if isinstance(item.get("image"), str)
+    }
+    return FakeContext(resources, images)
+
+
+def _params(base: Path, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``paramResources`` objects (parameters of validate.cel rules)."""
+    return [
+        doc.data
+        for path in _files(base, spec.get("paramResources"), "paramResources")
+        for doc in _documents(path)
+        if isinstance(doc.data, dict) and doc.kind
+    ]
 
 
 def _resources(base: Path, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -250,6 +331,8 @@ def parse_values(data: Mapping[str, Any]) -> ValuesFile:
             }
     for namespace in _maps(data.get("namespaces")):
         metadata = namespace.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("name"):
+            values.namespace_objects.setdefault(str(metadata["name"]), namespace)
         if isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict):
             values.namespace_labels.setdefault(
                 str(metadata.get("name", "")),
@@ -314,9 +397,16 @@ class _Response:
 def _run(spec: Mapping[str, Any], base: Path, suite: SuiteResult) -> None:
     values = _values(base, spec)
     user = _user_info(base, spec)
-    policies, problems = _policies(base, spec)
+    policies, problems, exceptions = _policies(base, spec)
     suite.problems = problems
     resources = _resources(base, spec)
+    cel = CelInputs(
+        mode=BindingMode.CLI,
+        namespaces=values.namespace_objects if values else {},
+        params=_params(base, spec),
+        exceptions=(*exceptions, *_exceptions(base, spec)),
+        context=_context(base, spec, suite),
+    )
     engine = Engine(PolicySet.build(policies, problems))
     responses: list[_Response] = []
     for resource in resources:
@@ -327,6 +417,7 @@ def _run(spec: Mapping[str, Any], base: Path, suite: SuiteResult) -> None:
             user_info=user,
             namespace_labels=labels,
             values=values or ValuesFile(),
+            cel=cel,
         )
         cache: dict[str, Any] = {}
         for policy in policies:
@@ -370,7 +461,7 @@ def _check(
                 )
                 continue
             names = autogen_names(expected.rule)
-            rules = [r for r in response.rules if r.rule.name in names]
+            rules = [r for r in response.rules if expected.cel_policy or r.rule.name in names]
             for result in rules:
                 found = True
                 yield _compare(expected, result, row)

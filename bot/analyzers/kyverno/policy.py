@@ -6,9 +6,14 @@ Compiling checks what Kyverno's admission webhook would refuse (a rule without a
 match block, an unknown condition operator, a JMESPath expression that does not parse, a
 validate rule without a body) and reports it as a ``PolicyProblem`` at the policy file and
 line; the policy is then left out and the others still run. Forms the engine does not evaluate
-(mutate, generate, verifyImages, ``validate.cel``, the CEL policy kinds of
-``policies.kyverno.io``) are kept with an ``unsupported`` reason so that results say ``skip``
-with that reason instead of silently passing.
+(mutate, generate, verifyImages, the CEL policy kinds other than ValidatingPolicy) are kept
+with an ``unsupported`` reason so that results say ``skip`` with that reason instead of
+silently passing.
+
+CEL: ``validate.cel`` rules and ValidatingPolicy documents are compiled by ``cel_policy`` into
+the rule's ``cel`` part (a CEL expression that does not compile is a ``PolicyProblem`` at its
+line); PolicyException documents (``policies.kyverno.io``) in the same files are collected for
+them (``cel_exceptions``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,21 @@ from enum import StrEnum
 from typing import Any
 
 from bot.analyzers.kyverno.autogen import ComputedRule, compute_rules
+from bot.analyzers.kyverno.cel_exceptions import (
+    CelException,
+    ExceptionError,
+    is_exception_document,
+    read_exception,
+)
+from bot.analyzers.kyverno.cel_policy import (
+    OTHER_KINDS,
+    VALIDATING_KINDS,
+    CelPolicyError,
+    CelRule,
+    check_exception,
+    compile_validate_cel,
+    compile_validating_policy,
+)
 from bot.analyzers.kyverno.errors import KyvernoError
 from bot.analyzers.kyverno.jmespath_dialect import compile_expression
 from bot.analyzers.kyverno.match import MatchBlock, MatchError, compile_block
@@ -146,6 +166,7 @@ class Rule:
     allow_existing_violations: bool = True
     unsupported: str | None = None  # why this rule is not evaluated (results say skip)
     line: int | None = None
+    cel: CelRule | None = None  # validate.cel, or a whole ValidatingPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +199,7 @@ class PolicyFile:
     path: str
     policies: list[Policy] = field(default_factory=list)
     problems: list[PolicyProblem] = field(default_factory=list)
+    exceptions: list[CelException] = field(default_factory=list)
 
 
 class _Invalid(Exception):
@@ -197,10 +219,27 @@ def load_policies(path: str, text: str) -> PolicyFile:
             )
         )
     for doc in loaded.documents:
+        if is_exception_document(doc.data):
+            _exception(doc, out)
+            continue
         policy = _policy(doc, out)
         if policy is not None:
             out.policies.append(policy)
     return out
+
+
+def _exception(doc: Document, out: PolicyFile) -> None:
+    try:
+        exception = read_exception(doc)
+    except ExceptionError as exc:
+        pos = doc.locate(exc.where)
+        out.problems.append(PolicyProblem(doc.path, pos.line, str(exc), None, pos.column))
+        return
+    problem = check_exception(exception)
+    if problem is not None:
+        out.problems.append(PolicyProblem(doc.path, doc.start.line, problem))
+        return
+    out.exceptions.append(exception)
 
 
 def is_policy_document(data: Any) -> bool:
@@ -217,7 +256,9 @@ def is_policy_document(data: Any) -> bool:
 
 def _cel_policy(api_version: str, kind: str) -> bool:
     group = api_version.partition("/")[0]
-    return group == CEL_GROUP or (group == ADMISSION_GROUP and kind in ADMISSION_POLICY_KINDS)
+    if group == CEL_GROUP:
+        return kind != "PolicyException"
+    return group == ADMISSION_GROUP and kind in ADMISSION_POLICY_KINDS
 
 
 def _policy(doc: Document, out: PolicyFile) -> Policy | None:
@@ -247,12 +288,9 @@ def _policy(doc: Document, out: PolicyFile) -> Policy | None:
         "title": title if isinstance(title, str) else None,
     }
     if _cel_policy(api_version, kind):
-        return Policy(
-            **common,
-            namespace=namespace if isinstance(namespace, str) else None,
-            unsupported=f"{kind} ({api_version}) policies are written in CEL, which this engine "
-            "does not evaluate yet",
-        )
+        if api_version.partition("/")[0] == CEL_GROUP and kind in VALIDATING_KINDS:
+            return _validating_policy(doc, common, out)
+        return Policy(**common, unsupported=_cel_unsupported(api_version, kind))
     if kind == "Policy" and not isinstance(namespace, str):
         namespace = "default"  # a namespaced Policy without a namespace lands in "default"
     try:
@@ -272,6 +310,37 @@ def _policy(doc: Document, out: PolicyFile) -> Policy | None:
     )
 
 
+def _cel_unsupported(api_version: str, kind: str) -> str:
+    if kind in OTHER_KINDS:
+        return OTHER_KINDS[kind]
+    if kind in ADMISSION_POLICY_KINDS:
+        return f"{kind} ({api_version}) policies need their bindings; they are not evaluated yet"
+    return f"{kind} ({api_version}) is not a policy kind this engine evaluates"
+
+
+def _validating_policy(doc: Document, common: dict[str, Any], out: PolicyFile) -> Policy | None:
+    """A ValidatingPolicy: one rule without a name (kyverno test rows name none), matched by
+    its own matchConstraints; Deny blocks, Audit and Warn warn."""
+    name, kind = common["name"], common["kind"]
+    try:
+        cel = compile_validating_policy(doc.data, name, kind)
+    except CelPolicyError as exc:
+        pos = doc.locate(exc.where)
+        out.problems.append(PolicyProblem(doc.path, pos.line, str(exc), name, pos.column))
+        return None
+    rule = Rule(
+        name="validation",
+        base_name="",
+        index=0,
+        match=MatchBlock("any", ()),
+        exclude=None,
+        failure_action=FailureAction.ENFORCE if cel.blocking else FailureAction.AUDIT,
+        line=doc.locate(("spec", "validations")).line,
+        cel=cel,
+    )
+    return Policy(**common, rules=(rule,))
+
+
 def _rules(doc: Document, spec: Any) -> tuple[Rule, ...]:
     if not isinstance(spec, dict):
         raise _Invalid("spec must be a mapping", ("spec",))
@@ -288,13 +357,27 @@ def _rules(doc: Document, spec: Any) -> tuple[Rule, ...]:
     spec_action = _failure_action(spec.get("validationFailureAction"), FailureAction.AUDIT)
     computed = compute_rules(raw_rules, annotations if isinstance(annotations, dict) else {})
     rule_lines = {i: doc.locate(("spec", "rules", i)).line for i in range(len(raw_rules))}
+    name = metadata.get("name") if isinstance(metadata, dict) else None
     return tuple(
-        _rule(item, ("spec", "rules", item.index), spec_action, rule_lines) for item in computed
+        _rule(
+            item,
+            ("spec", "rules", item.index),
+            spec_action,
+            rule_lines,
+            raw_rules[item.index],
+            str(name or ""),
+        )
+        for item in computed
     )
 
 
 def _rule(
-    item: ComputedRule, where: FieldPath, spec_action: FailureAction, lines: dict[int, int]
+    item: ComputedRule,
+    where: FieldPath,
+    spec_action: FailureAction,
+    lines: dict[int, int],
+    base: dict[str, Any],
+    policy_name: str,
 ) -> Rule:
     raw = item.raw
     name = raw["name"]
@@ -324,6 +407,8 @@ def _rule(
         "failure_action": action,
         "line": lines.get(item.index),
     }
+    if isinstance(validate, dict) and validate.get("cel") is not None:
+        return _cel_rule(item, base, here, common, policy_name)
     unsupported = _unsupported(raw)
     if unsupported:
         return Rule(**common, unsupported=unsupported)
@@ -343,11 +428,33 @@ def _rule(
     )
 
 
+def _cel_rule(
+    item: ComputedRule,
+    base: dict[str, Any],
+    where: FieldPath,
+    common: dict[str, Any],
+    policy_name: str,
+) -> Rule:
+    """A validate.cel rule; an autogen rule's CEL is the base rule's, rewritten for the
+    controllers as Kyverno rewrites it."""
+    try:
+        cel = compile_validate_cel(
+            base if item.autogen else item.raw,
+            where,
+            policy_name=policy_name,
+            rule_name=item.base_name,
+            autogen_name=item.raw["name"] if item.autogen else None,
+        )
+    except CelPolicyError as exc:
+        raise _Invalid(str(exc), exc.where) from None
+    validate = item.raw.get("validate")
+    allow = not isinstance(validate, dict) or validate.get("allowExistingViolations") is not False
+    return Rule(**common, allow_existing_violations=allow, cel=cel)
+
+
 def _unsupported(raw: dict[str, Any]) -> str | None:
     validate = raw.get("validate")
     if isinstance(validate, dict) and validate:
-        if validate.get("cel") is not None:
-            return "validate.cel rules are written in CEL, which this engine does not evaluate yet"
         if validate.get("assert") is not None:
             return "validate.assert rules are not supported yet"
         if validate.get("manifests") is not None:
@@ -595,13 +702,23 @@ def _compile(expr: str, where: FieldPath) -> None:
 
 def compile_policies(files: Sequence[tuple[str, str]]) -> tuple[list[Policy], list[PolicyProblem]]:
     """Policies and problems of several (path, text) files, in order."""
+    policies, problems, _ = compile_policy_files(files)
+    return policies, problems
+
+
+def compile_policy_files(
+    files: Sequence[tuple[str, str]],
+) -> tuple[list[Policy], list[PolicyProblem], list[CelException]]:
+    """Policies, problems and CEL PolicyExceptions of several (path, text) files, in order."""
     policies: list[Policy] = []
     problems: list[PolicyProblem] = []
+    exceptions: list[CelException] = []
     for path, text in files:
         loaded = load_policies(path, text)
         policies.extend(loaded.policies)
         problems.extend(loaded.problems)
-    return policies, problems
+        exceptions.extend(loaded.exceptions)
+    return policies, problems, exceptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,9 +730,15 @@ class PolicySet:
     problems: tuple[PolicyProblem, ...] = ()
     _by_kind: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _any_kind: tuple[int, ...] = ()
+    exceptions: tuple[CelException, ...] = ()  # PolicyExceptions for the CEL policies
 
     @classmethod
-    def build(cls, policies: Sequence[Policy], problems: Sequence[PolicyProblem] = ()) -> PolicySet:
+    def build(
+        cls,
+        policies: Sequence[Policy],
+        problems: Sequence[PolicyProblem] = (),
+        exceptions: Sequence[CelException] = (),
+    ) -> PolicySet:
         by_kind: dict[str, list[int]] = {}
         any_kind: list[int] = []
         for i, policy in enumerate(policies):
@@ -630,12 +753,12 @@ class PolicySet:
             tuple(problems),
             {k: tuple(v) for k, v in by_kind.items()},
             tuple(any_kind),
+            tuple(exceptions),
         )
 
     @classmethod
     def from_texts(cls, files: Sequence[tuple[str, str]]) -> PolicySet:
-        policies, problems = compile_policies(files)
-        return cls.build(policies, problems)
+        return cls.build(*compile_policy_files(files))
 
     @property
     def empty(self) -> bool:
@@ -654,7 +777,10 @@ def _policy_kinds(policy: Policy) -> frozenset[str] | None:
         return None
     out: set[str] = set()
     for rule in policy.rules:
-        kinds = rule.match.kind_names()
+        if rule.cel is not None and rule.cel.own_match:
+            kinds = rule.cel.kind_names()
+        else:
+            kinds = rule.match.kind_names()
         if kinds is None:
             return None
         out |= kinds

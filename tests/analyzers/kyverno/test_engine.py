@@ -257,12 +257,12 @@ def test_pod_security_rules_report_the_offending_field() -> None:
     assert passed.status is Status.PASS
 
 
-def test_cel_policy_kinds_are_not_evaluated() -> None:
+def test_cel_policy_kinds_other_than_validating_policy_are_not_evaluated() -> None:
     yaml_text = """\
     apiVersion: policies.kyverno.io/v1
-    kind: ValidatingPolicy
+    kind: MutatingPolicy
     metadata: {name: cel}
-    spec: {validations: [{expression: "true"}]}
+    spec: {mutations: []}
     """
     vap = """\
     ---
@@ -273,7 +273,7 @@ def test_cel_policy_kinds_are_not_evaluated() -> None:
     """
     policies = policy_set(textwrap.dedent(yaml_text) + textwrap.dedent(vap))
     cel, admission = policies.policies
-    assert cel.unsupported and "CEL" in cel.unsupported
+    assert cel.unsupported and "MutatingPolicy" in cel.unsupported
     assert admission.unsupported and "ValidatingAdmissionPolicy" in admission.unsupported
     engine = Engine(policies)
     assert engine.evaluate(Request(resource={"kind": "ConfigMap", "metadata": {}})) == []

@@ -74,9 +74,20 @@ class Activation:
 class CompiledExpression:
     """A compiled expression; ``evaluate`` returns plain Python (JSON-like) values."""
 
-    def __init__(self, expression: str, source: str, env: Any, program: Any, optional: bool):
+    def __init__(
+        self,
+        expression: str,
+        source: str,
+        env: Any,
+        program: Any,
+        optional: bool,
+        result_type: str = "DYN",
+    ):
         self.expression = expression  # as the author wrote it
         self.source = source  # after Kyverno's rewrites: what cel-cpp runs
+        # The checker's type of the result (BOOL, STRING, DYN, optional_type(...), ...), so
+        # the policy layer can refuse a validation that cannot be a bool, as Kyverno does.
+        self.result_type = result_type
         self._env = env
         self._program = program
         self._optional = optional
@@ -133,11 +144,16 @@ class CompiledExpression:
 class CelRuntime:
     """Compiles and caches expressions for one environment (one instance per run)."""
 
-    def __init__(self, environment: Environment = Environment.VALIDATING_POLICY) -> None:
+    def __init__(
+        self, environment: Environment = Environment.VALIDATING_POLICY, max_cached: int = 8192
+    ) -> None:
         self.environment = environment
         self._envs: dict[tuple[tuple[str, str], ...], Any] = {}
         self._compiled: dict[tuple[Any, ...], CompiledExpression | CelCompileError] = {}
         self._rewritten: dict[str, str] = {}
+        # A long-running process (the App) compiles the policies of many repositories with
+        # one shared runtime: the caches are bounded, the oldest entries go first.
+        self._max_cached = max_cached
 
     def compile(
         self,
@@ -161,6 +177,9 @@ class CelRuntime:
                 cached = self._compile(expression, declared, None if lazy is None else dict(lazy))
             except CelCompileError as err:
                 cached = err
+            if len(self._compiled) >= self._max_cached:
+                self._compiled.pop(next(iter(self._compiled)))
+                self._rewritten.clear()
             self._compiled[key] = cached
         if isinstance(cached, CelCompileError):
             raise cached
@@ -205,13 +224,14 @@ class CelRuntime:
             definitions = {name: self._full_rewrite(text) for name, text in lazy.items()}
             source = inline_variables(source, definitions, expression)
         program = self._check(env, source, expression, source == expression)
-        optional = str(program.return_type()).startswith("optional_type")
+        result_type = str(program.return_type())
+        optional = result_type.startswith("optional_type")
         if optional:
             wrapped = (
                 f"cel.bind({_RESULT}, {source}, {_RESULT}.hasValue() ? [{_RESULT}.value()] : [])"
             )
             program = self._check(env, wrapped, expression, False)
-        return CompiledExpression(expression, source, env, program, optional)
+        return CompiledExpression(expression, source, env, program, optional, result_type)
 
     def _library_rewrite(self, text: str) -> str:
         return rewrite_library_calls(text)

@@ -17,6 +17,7 @@ from typing import Any
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
 from bot.analyzers.kyverno.cel.libs import (
+    authz,
     format,
     image,
     ip,
@@ -30,7 +31,7 @@ from bot.analyzers.kyverno.cel.libs import (
 from bot.analyzers.kyverno.cel.libs.base import Function, LibraryError, Method, describe, tag_of
 
 # The Kubernetes libraries, in both environments.
-KUBERNETES = (lists, regex, quantity, urls, ip, semver, format, image)
+KUBERNETES = (lists, regex, quantity, urls, ip, semver, format, image, authz)
 # Kyverno's libraries, in the ValidatingPolicy environment only.
 KYVERNO = (kyverno,)
 

@@ -7,7 +7,8 @@ for either read the same values.
 
 The cluster and network libraries (``resource.Get/List/Post``, ``globalContext.Get``,
 ``http.Get/Post``, ``image.GetMetadata``) are declared so such policies compile, and
-fail at evaluation with a marked error the runtime raises as CelUnavailableError.
+fail at evaluation with a marked error the runtime raises as CelUnavailableError, unless a
+kyverno test ``context`` file supplies the resources and images (``cel/context.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.analyzers.kyverno.cel.context import current
 from bot.analyzers.kyverno.cel.libs.base import UNAVAILABLE_MARKER, Function, LibraryError
 
 _SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
@@ -49,11 +51,52 @@ _REASONS = {
 
 def _unavailable(name: str) -> Callable[..., Any]:
     reason = _REASONS[name.split(".")[0]]
+    from_context = _FROM_CONTEXT.get(name)
 
-    def fail(*_args: Any) -> Any:
+    def fail(*args: Any) -> Any:
+        context = current()
+        if context is not None and from_context is not None:
+            return from_context(context, *args)
         raise LibraryError(f"{UNAVAILABLE_MARKER} {name}() {reason}, which an offline check cannot")
 
     return fail
+
+
+def _get(context: Any, api_version: str, resource: str, namespace: str, name: str) -> Any:
+    found = context.get(api_version, resource, namespace, name)
+    if found is None:
+        where = f"{namespace}/{name}" if namespace else name
+        raise LibraryError(f'{resource} "{where}" ({api_version}) not found in the test context')
+    return found
+
+
+def _list(context: Any, api_version: str, resource: str, namespace: str, *rest: Any) -> Any:
+    items = context.list(api_version, resource, namespace)
+    selector = rest[0] if rest else None
+    if isinstance(selector, dict):
+        items = [i for i in items if _has_labels(i, selector)]
+    return {"apiVersion": api_version, "kind": "List", "items": items}
+
+
+def _has_labels(item: Any, wanted: dict[str, Any]) -> bool:
+    metadata = item.get("metadata") if isinstance(item, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    labels = labels if isinstance(labels, dict) else {}
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _image(context: Any, reference: str) -> Any:
+    found = context.images.get(reference)
+    if found is None:
+        raise LibraryError(f'image "{reference}" not found in the test context')
+    return {**found, "image": reference}
+
+
+_FROM_CONTEXT: dict[str, Callable[..., Any]] = {
+    "resource.Get": _get,
+    "resource.List": _list,
+    "image.GetMetadata": _image,
+}
 
 
 FUNCTIONS = (
