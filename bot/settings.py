@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from bot.engines.registry import BasicCredentials
+from bot.engines.credentials import BasicCredentials
 from bot.engines.registry_auth import REGISTRY_CONFIG, load_registry_config
 from bot.errors import SettingsError, UsageError
 

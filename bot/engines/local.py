@@ -7,6 +7,7 @@ import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.analyzers.images.reference import ImageReference
 from bot.analyzers.images.trust import SignatureRule, SignatureVerdict
@@ -14,14 +15,11 @@ from bot.analyzers.rego.settings import EngineKind, PoliciesConfig
 from bot.analyzers.schema import SchemaSource
 from bot.config import Config
 from bot.core.pipeline import Engines
-from bot.engines.image_verify import ImageToVerify, VerdictCache, verify_sync
+from bot.engines.credentials import BasicCredentials
 from bot.engines.kubeconform import find_kubeconform
-from bot.engines.opa_server import OpaServerEngine
 from bot.engines.parallel import ProcessMapper
 from bot.engines.policy_engine import PolicyEngine
-from bot.engines.registry import BasicCredentials
 from bot.engines.registry_auth import cli_credentials
-from bot.engines.rego_engine import RegorusEngine
 from bot.engines.schema_http import HttpSchemaCache
 from bot.engines.schema_store import LocationSchemas, embedded, newest_version
 
@@ -37,8 +35,18 @@ def _shared_mapper() -> ProcessMapper:
     return ProcessMapper()
 
 
-# Verified digests stay verified for the life of the process (the App's, or a long CLI run).
-_IMAGE_VERDICTS = VerdictCache()
+if TYPE_CHECKING:
+    from bot.engines.image_verify import VerdictCache
+
+
+@functools.cache
+def _image_verdicts() -> VerdictCache:
+    """Verified digests stay verified for the life of the process (the App's, or a long CLI
+    run). The verifier and its HTTP client are imported on first use: most runs verify
+    nothing, and a one-file check should start fast."""
+    from bot.engines.image_verify import VerdictCache
+
+    return VerdictCache()
 
 
 def image_verifier(
@@ -49,12 +57,14 @@ def image_verifier(
     image needs verifying: a broken Docker config must not fail runs that verify nothing."""
 
     def verify(requests: Sequence[tuple[ImageReference, SignatureRule]]) -> list[SignatureVerdict]:
+        from bot.engines.image_verify import ImageToVerify, verify_sync
+
         return verify_sync(
             [
                 ImageToVerify(ref.original, ref.registry, ref.repository, ref.tag, ref.digest, rule)
                 for ref, rule in requests
             ],
-            cache=_IMAGE_VERDICTS,
+            cache=_image_verdicts(),
             credentials=credentials(),
         )
 
@@ -66,6 +76,8 @@ def policy_engine(policies: PoliciesConfig, repository: str) -> PolicyEngine:
     running the command chose the config; the App takes its OPA server from its settings)."""
     server = policies.opa_server
     if policies.engine is EngineKind.OPA_SERVER and server is not None:
+        from bot.engines.opa_server import OpaServerEngine
+
         token = os.environ.get(server.token_env) if server.token_env else None
         return OpaServerEngine(
             server.url,
@@ -74,6 +86,8 @@ def policy_engine(policies: PoliciesConfig, repository: str) -> PolicyEngine:
             repository=repository or "local",
             server_rego_version=server.rego_version,
         )
+    from bot.engines.rego_engine import RegorusEngine
+
     return RegorusEngine()
 
 

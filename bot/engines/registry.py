@@ -34,7 +34,6 @@ Every failure is a :class:`RegistryError` naming the registry and repository.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import re
@@ -46,6 +45,8 @@ from typing import Any, Final
 import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
+
+from bot.engines.credentials import BasicCredentials as BasicCredentials  # part of this API
 
 OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
@@ -106,16 +107,6 @@ class RegistryProtocolError(RegistryError):
 
 class RegistryReferenceError(RegistryError, ValueError):
     """A repository, tag or digest that is not syntactically valid (never sent anywhere)."""
-
-
-@dataclass(frozen=True, slots=True)
-class BasicCredentials:
-    username: str
-    password: str = field(repr=False)
-
-    def header(self) -> str:
-        raw = f"{self.username}:{self.password}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

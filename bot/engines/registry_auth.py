@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.engines.registry import BasicCredentials
+from bot.engines.credentials import BasicCredentials
 from bot.errors import UsageError
 
 REGISTRY_CONFIG = "GITOPS_GATE_REGISTRY_CONFIG"

@@ -22,11 +22,11 @@ from gidgethub import BadRequest, ValidationFailure, sansio
 from bot import __version__
 from bot.analyzers.rego.settings import EngineKind, PoliciesConfig
 from bot.core.pipeline import Engines
+from bot.engines.credentials import BasicCredentials
 from bot.engines.kubeconform import find_kubeconform
 from bot.engines.local import image_verifier
 from bot.engines.opa_server import OpaServerEngine
 from bot.engines.policy_engine import PolicyEngine, UnavailableEngine
-from bot.engines.registry import BasicCredentials
 from bot.engines.rego_engine import RegorusEngine
 from bot.engines.schema_http import HttpSchemaCache
 from bot.engines.schema_store import LocationSchemas, embedded, newest_version
