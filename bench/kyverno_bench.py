@@ -34,9 +34,9 @@ import platform
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 if __package__ in (None, ""):  # python bench/kyverno_bench.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -46,11 +46,12 @@ from bot.analyzers.kyverno.analyzer import Subject, analyze
 from bot.analyzers.kyverno.engine import Engine, Request
 from bot.analyzers.kyverno.policy import BodyKind, Policy, PolicySet, compile_policies
 from bot.analyzers.kyverno.resources import prepare_resource
-from bot.core.document import load_text
+from bot.core.document import Document, load_text
 from bot.core.filekind import FileKind
 
 LIBRARY = Path(__file__).resolve().parent.parent / "tests" / "data" / "kyverno-library"
 TARGET_SECONDS = 2.0
+T = TypeVar("T")
 
 
 def policy_files() -> list[tuple[str, str]]:
@@ -70,66 +71,109 @@ def _pod_security(policy: Policy) -> bool:
 
 def policy_mix(base: Sequence[Policy], count: int, pss_repeat: bool) -> list[Policy]:
     """``count`` policies: every base policy once, then the repeatable ones renamed."""
-    out = list(base)[:count]
     repeatable = [p for p in base if pss_repeat or not _pod_security(p)]
+    return top_up(list(base)[:count], repeatable, count)
+
+
+def top_up(policies: list[Policy], repeatable: Sequence[Policy], count: int) -> list[Policy]:
+    """``policies`` with ``repeatable`` ones added in turn under new names, up to ``count``."""
     index = 0
-    while len(out) < count and repeatable:
+    while len(policies) < count and repeatable:
         policy = repeatable[index % len(repeatable)]
-        out.append(dataclasses.replace(policy, name=f"{policy.name}-{len(out)}"))
+        policies.append(dataclasses.replace(policy, name=f"{policy.name}-{len(policies)}"))
         index += 1
-    return out
+    return policies
 
 
-def best(passes: int, run: Any) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(passes):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options both Kyverno benchmarks take; ``doc`` is the module's docstring."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--policies", type=int, default=100)
     parser.add_argument("--resources", type=int, default=1000)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--pss-repeat", action="store_true", help="Repeat podSecurity policies.")
     parser.add_argument("--smoke", action="store_true", help="20 policies x 100 manifests, 1 pass.")
     parser.add_argument("--json", type=Path, help="Write the figures here.")
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.policies, args.resources, args.passes = 20, 100, 1
+    return args
+
+
+def best(passes: int, run: Callable[[], T]) -> tuple[float, float, T]:
+    """(best, first, result) over ``passes`` runs."""
+    times: list[float] = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    return min(times), times[0], result
+
+
+def manifest_documents(resources: int, seed: int) -> list[Document]:
+    """The documents of ``resources`` generated manifests, loaded as ``check`` loads them."""
+    manifests = generate(resources, seed)
+    loaded = [load_text(f"m{i}.yaml", m.text, FileKind.MANIFEST) for i, m in enumerate(manifests)]
+    return [d for file in loaded for d in file.documents]
+
+
+def evaluate_all(engine: Engine, documents: Sequence[Document]) -> Counter[str]:
+    """Rule results by status, every document evaluated against every policy."""
+    statuses: Counter[str] = Counter()
+    for document in documents:
+        resource = prepare_resource(document.data)
+        for result in engine.evaluate(Request(resource=resource)):
+            statuses[result.result.value] += 1
+    return statuses
+
+
+def print_figures(
+    rows: Sequence[tuple[str, float, str]],
+    check_seconds: float,
+    pairs: int,
+    target_seconds: float,
+    smoke: bool,
+    problems: Sequence[str],
+) -> bool:
+    """The timing rows, the target verdict, throughput and problems; True if the target is met."""
+    for name, seconds, note in rows:
+        print(f"  {name:16s} {seconds * 1000:9.1f} ms   {note}")
+    met = check_seconds < target_seconds
+    if smoke:
+        print("  (smoke run: the target applies to 100 policies x 1,000 manifests)")
+    else:
+        print(f"  target check < {target_seconds:.0f} s: {'ok' if met else 'target missed'}")
+    print(f"  {pairs / check_seconds:,.0f} policy/manifest pairs per second")
+    for problem in problems:
+        print(f"  PROBLEM: {problem}")
+    return met
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = bench_parser(__doc__)
+    parser.add_argument("--pss-repeat", action="store_true", help="Repeat podSecurity policies.")
+    args = parse_args(parser, argv)
 
     problems: list[str] = []
     files = policy_files()
-    compile_seconds, compiled = best(args.passes, lambda: compile_policies(files))
+    compile_seconds, _, compiled = best(args.passes, lambda: compile_policies(files))
     base, policy_problems = compiled
     problems += [f"policy problem: {p.path}:{p.line}: {p.message}" for p in policy_problems]
     policies = policy_mix(base, args.policies, args.pss_repeat)
     policy_set = PolicySet.build(policies)
     rules = sum(len(p.rules) for p in policies)
 
-    manifests = generate(args.resources, args.seed)
-    texts = [m.text for m in manifests]
-    loaded = [load_text(f"m{i}.yaml", t, FileKind.MANIFEST) for i, t in enumerate(texts)]
-    documents = [d for file in loaded for d in file.documents]
+    documents = manifest_documents(args.resources, args.seed)
     kinds = Counter(d.kind for d in documents)
 
     engine = Engine(policy_set)
-
-    def evaluate() -> Counter[str]:
-        statuses: Counter[str] = Counter()
-        for document in documents:
-            resource = prepare_resource(document.data)
-            for result in engine.evaluate(Request(resource=resource)):
-                statuses[result.result.value] += 1
-        return statuses
-
-    evaluate_seconds, statuses = best(args.passes, evaluate)
+    evaluate_seconds, _, statuses = best(args.passes, lambda: evaluate_all(engine, documents))
     subjects = [Subject(d) for d in documents]
-    check_seconds, findings = best(args.passes, lambda: analyze(subjects, policy_set))
+    check_seconds, _, findings = best(args.passes, lambda: analyze(subjects, policy_set))
     if not statuses or not findings:
         problems.append("no rule results or no findings: the engine did not run")
 
@@ -143,17 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(policies)} policies ({rules} rules incl. autogen, {pss} podSecurity) x "
         f"{len(documents)} manifests {dict(kinds)}; best of {args.passes}"
     )
-    for name, seconds, note in rows:
-        print(f"  {name:16s} {seconds * 1000:9.1f} ms   {note}")
     pairs = len(policies) * len(documents)
-    met = check_seconds < TARGET_SECONDS
-    if args.smoke:
-        print("  (smoke run: the target applies to 100 policies x 1,000 manifests)")
-    else:
-        print(f"  target check < {TARGET_SECONDS:.0f} s: {'ok' if met else 'target missed'}")
-    print(f"  {pairs / check_seconds:,.0f} policy/manifest pairs per second")
-    for problem in problems:
-        print(f"  PROBLEM: {problem}")
+    met = print_figures(rows, check_seconds, pairs, TARGET_SECONDS, args.smoke, problems)
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -26,27 +26,28 @@ result at all, or a policy problem in the library policies), never because a tar
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import platform
 import sys
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # python bench/kyverno_cel_bench.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import generate
+from bench.kyverno_bench import (
+    bench_parser,
+    best,
+    evaluate_all,
+    manifest_documents,
+    parse_args,
+    print_figures,
+    top_up,
+)
 from bot.analyzers.kyverno.analyzer import Subject, analyze
-from bot.analyzers.kyverno.engine import Engine, Request
+from bot.analyzers.kyverno.engine import Engine
 from bot.analyzers.kyverno.policy import Policy, PolicySet, compile_policy_files
-from bot.analyzers.kyverno.resources import prepare_resource
-from bot.core.document import load_text
-from bot.core.filekind import FileKind
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SOURCES = (DATA / "kyverno-library-cel", DATA / "kyverno")
@@ -74,36 +75,11 @@ def _cel(policy: Policy) -> bool:
 def policy_mix(base: Sequence[Policy], count: int) -> list[Policy]:
     """``count`` CEL policies: every base policy once, then repeated under new names."""
     cel = [p for p in base if _cel(p)]
-    out = cel[:count]
-    index = 0
-    while len(out) < count and cel:
-        policy = cel[index % len(cel)]
-        out.append(dataclasses.replace(policy, name=f"{policy.name}-{len(out)}"))
-        index += 1
-    return out
-
-
-def best(passes: int, run: Any) -> tuple[float, float, Any]:
-    """(best, first, result) over ``passes`` runs."""
-    times, result = [], None
-    for _ in range(passes):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), times[0], result
+    return top_up(cel[:count], cel, count)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--policies", type=int, default=100)
-    parser.add_argument("--resources", type=int, default=1000)
-    parser.add_argument("--passes", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--smoke", action="store_true", help="20 policies x 100 manifests, 1 pass.")
-    parser.add_argument("--json", type=Path, help="Write the figures here.")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.policies, args.resources, args.passes = 20, 100, 1
+    args = parse_args(bench_parser(__doc__), argv)
 
     problems: list[str] = []
     files = policy_files()
@@ -116,22 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     policy_set = PolicySet.build(policies, (), exceptions)
     vpols = sum(1 for p in policies if p.kind.endswith("ValidatingPolicy"))
 
-    manifests = generate(args.resources, args.seed)
-    loaded = [load_text(f"m{i}.yaml", m.text, FileKind.MANIFEST) for i, m in enumerate(manifests)]
-    documents = [d for file in loaded for d in file.documents]
+    documents = manifest_documents(args.resources, args.seed)
     kinds = Counter(d.kind for d in documents)
 
     engine = Engine(policy_set)
-
-    def evaluate() -> Counter[str]:
-        statuses: Counter[str] = Counter()
-        for document in documents:
-            resource = prepare_resource(document.data)
-            for result in engine.evaluate(Request(resource=resource)):
-                statuses[result.result.value] += 1
-        return statuses
-
-    evaluate_seconds, evaluate_first, statuses = best(args.passes, evaluate)
+    evaluate_seconds, evaluate_first, statuses = best(
+        args.passes, lambda: evaluate_all(engine, documents)
+    )
     subjects = [Subject(d) for d in documents]
     check_seconds, _, findings = best(args.passes, lambda: analyze(subjects, policy_set))
     if not statuses or not findings:
@@ -157,17 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(policies) - vpols} with validate.cel) x {len(documents)} manifests "
         f"{dict(kinds)}; best of {args.passes}"
     )
-    for name, seconds, note in rows:
-        print(f"  {name:16s} {seconds * 1000:9.1f} ms   {note}")
     pairs = len(policies) * len(documents)
-    met = check_seconds < TARGET_SECONDS
-    if args.smoke:
-        print("  (smoke run: the target applies to 100 policies x 1,000 manifests)")
-    else:
-        print(f"  target check < {TARGET_SECONDS:.0f} s: {'ok' if met else 'target missed'}")
-    print(f"  {pairs / check_seconds:,.0f} policy/manifest pairs per second")
-    for problem in problems:
-        print(f"  PROBLEM: {problem}")
+    met = print_figures(rows, check_seconds, pairs, TARGET_SECONDS, args.smoke, problems)
     if args.json:
         args.json.write_text(
             json.dumps(

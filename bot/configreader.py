@@ -119,3 +119,17 @@ def off(value: Any) -> Any:
 def show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def inside_repository(reader: Reader, path: str, where: FieldPath) -> bool:
+    """Paths in the config name files of the repository: never absolute, never ``..``."""
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith(("/", "\\")) or ".." in parts or not path.strip():
+        reader.problem(
+            where,
+            "config/invalid-value",
+            f"{format_path(where)}: {show(path)} must be a path inside the repository "
+            "(relative, without '..').",
+        )
+        return False
+    return True

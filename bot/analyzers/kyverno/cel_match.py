@@ -22,20 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.analyzers.kyverno.cel_resources import ApiResource, kinds_of, matches_resource
-from bot.analyzers.kyverno.match import NO, YES, Decision, Outcome
+from bot.analyzers.kyverno.match import NO, YES, Decision, MatchError, Outcome, read_selector
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT", "*")
 # Kubernetes sets this label on every namespace, so a selector on it alone is decidable.
 NAME_LABEL = "kubernetes.io/metadata.name"
-_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
-class ConstraintError(ValueError):
+class ConstraintError(MatchError):
     """A matchConstraints block that cannot be read; ``where`` is the path inside it."""
-
-    def __init__(self, message: str, where: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.where = where
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,34 +224,13 @@ def _rules(value: Any, where: tuple[str | int, ...]) -> tuple[ResourceRule, ...]
 
 
 def compile_selector(value: Any, where: tuple[str | int, ...]) -> Selector:
-    if value is None:
+    parts = read_selector(value, where, _strings, ConstraintError)
+    if parts is None:
         return Selector()
-    if not isinstance(value, dict):
-        raise ConstraintError("a label selector must be a mapping", where)
-    labels = value.get("matchLabels") or {}
-    if not isinstance(labels, dict):
-        raise ConstraintError("matchLabels must be a mapping", (*where, "matchLabels"))
-    expressions = []
-    raw = value.get("matchExpressions") or []
-    if not isinstance(raw, list):
-        raise ConstraintError("matchExpressions must be a list", (*where, "matchExpressions"))
-    for i, expr in enumerate(raw):
-        here = (*where, "matchExpressions", i)
-        if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
-            raise ConstraintError("a match expression needs a key", here)
-        operator = expr.get("operator")
-        if operator not in _SELECTOR_OPERATORS:
-            raise ConstraintError(
-                f'unknown selector operator "{operator}"; use {", ".join(_SELECTOR_OPERATORS)}',
-                (*here, "operator"),
-            )
-        values = _strings(expr.get("values"), (*here, "values"))
-        if operator in ("In", "NotIn") and not values:
-            raise ConstraintError(f"operator {operator} needs values", here)
-        expressions.append((expr["key"], str(operator), frozenset(values)))
+    labels, expressions = parts
     return Selector(
-        labels=tuple((str(k), _text(v)) for k, v in labels.items()),
-        expressions=tuple(expressions),
+        labels=labels,
+        expressions=tuple((key, op, frozenset(values)) for key, op, values in expressions),
     )
 
 

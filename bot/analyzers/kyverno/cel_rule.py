@@ -34,6 +34,7 @@ from bot.analyzers.kyverno.cel import (
     CelUnavailableError,
     CompiledExpression,
 )
+from bot.analyzers.kyverno.cel.libs.base import describe
 from bot.analyzers.kyverno.cel.runtime import Activation, OptionalValue
 from bot.analyzers.kyverno.cel_bindings import Bindings, NamespaceBinding
 from bot.analyzers.kyverno.cel_source import Need, needs, object_paths
@@ -338,9 +339,7 @@ def _validating_policy(
         except CelEvaluationError as err:
             return CelVerdict("error", f"error: {err}", validation.index, check.paths)
         if not isinstance(value, bool):
-            message = (
-                f"error: validation {validation.index} returned {_cel_type(value)}, not a bool"
-            )
+            message = f"error: validation {validation.index} returned {describe(value)}, not a bool"
             return CelVerdict("error", message, validation.index, check.paths)
         if not value:
             message = _policy_message(validation, activation, namespace, bindings)
@@ -371,23 +370,5 @@ def _policy_message(
         if isinstance(value, str):
             message = value
         elif value is not None:
-            message = f"failed to convert message expression to string: {_cel_type(value)}"
+            message = f"failed to convert message expression to string: {describe(value)}"
     return message or f"CEL expression validation failed at index {validation.index}"
-
-
-def _cel_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "map"
-    return type(value).__name__

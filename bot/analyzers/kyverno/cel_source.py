@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from bot.analyzers.kyverno.cel.scanner import Kind, Token, tokenize
+from bot.analyzers.kyverno.cel.scanner import Kind, Token, is_root, tokenize, variable_roots
 
 
 class Need(StrEnum):
@@ -24,16 +24,6 @@ class Need(StrEnum):
     USER_INFO = "request.userInfo"
     NAMESPACE = "namespaceObject"  # more than namespaceObject.metadata.name
     PARAMS = "params"
-
-
-def _is_root(tokens: Sequence[Token], index: int) -> bool:
-    """True when the identifier at ``index`` is not a field or a called member."""
-    if index == 0:
-        return True
-    before = tokens[index - 1]
-    if before.is_punct("."):
-        return False
-    return not (before.is_punct("?") and index >= 2 and tokens[index - 2].is_punct("."))
 
 
 def _selection(tokens: Sequence[Token], index: int) -> list[str]:
@@ -75,11 +65,8 @@ def _selection(tokens: Sequence[Token], index: int) -> list[str]:
 def needs(source: str) -> frozenset[Need]:
     tokens = tokenize(source)
     found: set[Need] = set()
-    for i, token in enumerate(tokens):
-        if token.kind is not Kind.IDENT or not _is_root(tokens, i):
-            continue
-        if i + 1 < len(tokens) and tokens[i + 1].is_punct("("):
-            continue  # a function call, not a variable
+    for i in variable_roots(tokens):
+        token = tokens[i]
         if token.text == "authorizer":
             found.add(Need.AUTHORIZER)
         elif token.text == "params":
@@ -100,7 +87,7 @@ def object_paths(source: str) -> list[tuple[str, ...]]:
     tokens = tokenize(source)
     out: list[tuple[str, ...]] = []
     for i, token in enumerate(tokens):
-        if token.kind is Kind.IDENT and token.text == "object" and _is_root(tokens, i):
+        if token.kind is Kind.IDENT and token.text == "object" and is_root(tokens, i):
             path = tuple(_selection(tokens, i))
             if path and path not in out:
                 out.append(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -269,80 +269,33 @@ def _found(key: str, values: list[str]) -> bool:
     return any(_matches(key, value) for value in values)
 
 
-def _any_in(key: Any, value: Any) -> bool:
-    if isinstance(key, list):
-        keys = [go_sprint(item) for item in key]
-        compared = _set_values(keys, value)
-        if compared is None:
-            return False
-        mode, values = compared
-        if mode == "single":
-            return True
-        if mode == "range":
-            return any(_in_range(k, values[0]) for k in keys)
-        return any(_found(k, values) for k in keys)
-    scalar = _scalar_key(key)
-    if scalar is None:
-        return False
-    return bool(_scalar_in(scalar, value))
+def _set_operator(quantifier: Callable[[Iterable[bool]], bool], negated: bool) -> Handler:
+    """AnyIn/AllIn (``quantifier`` any/all, not negated) and AnyNotIn/AllNotIn (negated): a
+    list key is quantified over its items, a scalar key is looked up in the value. An invalid
+    value is false whichever the operator, which is why a negated miss is not simply ``not``."""
 
-
-def _all_in(key: Any, value: Any) -> bool:
-    if isinstance(key, list):
-        keys = [go_sprint(item) for item in key]
-        compared = _set_values(keys, value)
-        if compared is None:
+    def handler(key: Any, value: Any) -> bool:
+        if isinstance(key, list):
+            keys = [go_sprint(item) for item in key]
+            compared = _set_values(keys, value)
+            if compared is None:
+                return False
+            mode, values = compared
+            if mode == "single":
+                return not negated
+            if mode == "range":
+                bounds = values[0].replace("-", "!-", 1) if negated else values[0]
+                return quantifier(_in_range(k, bounds) for k in keys)
+            return quantifier(_found(k, values) != negated for k in keys)
+        scalar = _scalar_key(key)
+        if scalar is None:
             return False
-        mode, values = compared
-        if mode == "single":
-            return True
-        if mode == "range":
-            return all(_in_range(k, values[0]) for k in keys)
-        return all(_found(k, values) for k in keys)
-    scalar = _scalar_key(key)
-    if scalar is None:
-        return False
-    return bool(_scalar_in(scalar, value))
+        found = _scalar_in(scalar, value)
+        if negated:
+            return found is not None and not found
+        return bool(found)
 
-
-def _any_not_in(key: Any, value: Any) -> bool:
-    if isinstance(key, list):
-        keys = [go_sprint(item) for item in key]
-        compared = _set_values(keys, value)
-        if compared is None:
-            return False
-        mode, values = compared
-        if mode == "single":
-            return False
-        if mode == "range":
-            outside = values[0].replace("-", "!-", 1)
-            return any(_in_range(k, outside) for k in keys)
-        return any(not _found(k, values) for k in keys)
-    scalar = _scalar_key(key)
-    if scalar is None:
-        return False
-    found = _scalar_in(scalar, value)
-    return found is not None and not found
-
-
-def _all_not_in(key: Any, value: Any) -> bool:
-    if isinstance(key, list):
-        keys = [go_sprint(item) for item in key]
-        compared = _set_values(keys, value)
-        if compared is None:
-            return False
-        mode, values = compared
-        if mode == "single":
-            return False
-        if mode == "range":
-            outside = values[0].replace("-", "!-", 1)
-            return all(_in_range(k, outside) for k in keys)
-        return not any(_found(k, values) for k in keys)
-    scalar = _scalar_key(key)
-    if scalar is None:
-        return False
-    found = _scalar_in(scalar, value)
-    return found is not None and not found
+    return handler
 
 
 def _legacy_scalar_in(key: str, value: Any) -> bool | None:
@@ -353,14 +306,20 @@ def _legacy_scalar_in(key: str, value: Any) -> bool | None:
     if isinstance(value, str):
         if wildcard_match(value, key):
             return True
-        try:
-            items = json.loads(value)
-        except ValueError:
-            return None
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            return None
-        return key in items
+        items = _json_string_list(value)
+        return None if items is None else key in items
     return None
+
+
+def _json_string_list(text: str) -> list[str] | None:
+    """The deprecated operators' string value: a JSON array of strings, else None (invalid)."""
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        return None
+    return items
 
 
 def _legacy_set(keys: list[Any], value: Any) -> tuple[list[str], list[str]] | None:
@@ -373,13 +332,8 @@ def _legacy_set(keys: list[Any], value: Any) -> tuple[list[str], list[str]] | No
     if isinstance(value, str):
         if len(keys) == 1 and keys[0] == value:
             return keys, [value]
-        try:
-            items = json.loads(value)
-        except ValueError:
-            return None
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            return None
-        return keys, items
+        items = _json_string_list(value)
+        return None if items is None else (keys, items)
     return None
 
 
@@ -496,11 +450,11 @@ _HANDLERS: dict[str, Handler] = {
     "notequal": _not_equals,
     "notequals": _not_equals,
     "in": _in,
-    "anyin": _any_in,
-    "allin": _all_in,
+    "anyin": _set_operator(any, negated=False),
+    "allin": _set_operator(all, negated=False),
     "notin": _not_in,
-    "anynotin": _any_not_in,
-    "allnotin": _all_not_in,
+    "anynotin": _set_operator(any, negated=True),
+    "allnotin": _set_operator(all, negated=True),
     "greaterthan": _ordering(_greater),
     "greaterthanorequals": _ordering(_greater_equal),
     "lessthan": _ordering(_less),

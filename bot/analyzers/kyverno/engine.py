@@ -274,13 +274,9 @@ class Engine:
         if run.values is not None:
             for key, value in run.values.for_rule(run.policy.name, rule.name).items():
                 ctx.set_path(key, value)
-        loaded = _load_context(rule.context, ctx)
-        if loaded is not None:
-            return loaded
-        if rule.preconditions is not None:
-            failed = _preconditions(rule.preconditions, ctx)
-            if failed is not None:
-                return failed
+        stopped = _context_and_preconditions(rule.context, rule.preconditions, ctx)
+        if stopped is not None:
+            return stopped
         body = rule.body
         assert body is not None  # supported rules have one
         return self._body(run, rule, body, ctx, _Scope(), top=True)
@@ -420,13 +416,9 @@ class Engine:
     def _element(
         self, run: _Run, rule: Rule, entry: Foreach, ctx: Context, scope: _Scope
     ) -> _Verdict | None:
-        loaded = _load_context(entry.context, ctx)
-        if loaded is not None:
-            return loaded
-        if entry.preconditions is not None:
-            failed = _preconditions(entry.preconditions, ctx)
-            if failed is not None:
-                return failed
+        stopped = _context_and_preconditions(entry.context, entry.preconditions, ctx)
+        if stopped is not None:
+            return stopped
         return self._body(run, rule, entry.body, ctx, scope, top=False)
 
 
@@ -512,6 +504,17 @@ def _objects_from(
             ctx.data["images"] = images
     old_value = request.get("oldObject")
     return resource, old_value if isinstance(old_value, dict) else old
+
+
+def _context_and_preconditions(
+    entries: Sequence[ContextEntry], preconditions: Any, ctx: Context
+) -> _Verdict | None:
+    """Load the context, then check the preconditions, as Kyverno does for a rule and for each
+    foreach element; the verdict that stops there (an error, a skip), or None to go on."""
+    loaded = _load_context(entries, ctx)
+    if loaded is not None or preconditions is None:
+        return loaded
+    return _preconditions(preconditions, ctx)
 
 
 def _load_context(entries: Sequence[ContextEntry], ctx: Context) -> _Verdict | None:

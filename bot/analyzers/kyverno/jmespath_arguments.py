@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from bot.analyzers.kyverno.errors import JMESPathError
-from bot.analyzers.kyverno.values import is_number
+from bot.analyzers.kyverno.values import is_number, scalar_text
 
 Handler = Callable[[str, list[Any]], Any]
 """A function's implementation, called with the function's name (for messages) and its
@@ -65,15 +65,10 @@ def string_args(name: str, args: list[Any]) -> list[str]:
 
 def iface_to_string(name: str, value: Any, index: int) -> str:
     """Kyverno's ``ifaceToString`` (numbers as float32 text, bools as true/false)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float32_text(value)
-    raise fail(name, f"argument #{index + 1} is expected of String or Real type")
+    text = scalar_text(value, _float32_text)
+    if text is None:
+        raise fail(name, f"argument #{index + 1} is expected of String or Real type")
+    return text
 
 
 def _float32_text(value: float) -> str:

@@ -19,6 +19,7 @@ callers keep one import for the dialect.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, cast
 
@@ -133,13 +134,8 @@ class _KyvernoInterpreter(TreeInterpreter):  # type: ignore[misc,unused-ignore]
         if not isinstance(base, list):
             return None
         condition, projected = node["children"][2], node["children"][1]
-        collected = []
-        for element in base:
-            if self._is_true(self._quiet(condition, element)):
-                current = self._quiet(projected, element)
-                if current is not None:
-                    collected.append(current)
-        return collected
+        kept = (e for e in base if self._is_true(self._quiet(condition, e)))
+        return self._project(projected, kept)
 
     def visit_flatten(self, node: Node, value: Any) -> Any:
         base = self._silent(node["children"][0], value)
@@ -192,23 +188,19 @@ class _KyvernoInterpreter(TreeInterpreter):  # type: ignore[misc,unused-ignore]
         base = self._quiet(node["children"][0], value)
         if not isinstance(base, list):
             return None
-        collected = []
-        for element in base:
-            current = self._quiet(node["children"][1], element)
-            if current is not None:
-                collected.append(current)
-        return collected
+        return self._project(node["children"][1], base)
 
     def visit_value_projection(self, node: Node, value: Any) -> Any:
         base = self._silent(node["children"][0], value)
         if not isinstance(base, dict):
             return None
-        collected = []
-        for element in base.values():
-            current = self._quiet(node["children"][1], element)
-            if current is not None:
-                collected.append(current)
-        return collected
+        return self._project(node["children"][1], base.values())
+
+    def _project(self, projected: Node, elements: Iterable[Any]) -> list[Any]:
+        """``projected`` on each element, null results dropped (every JMESPath projection).
+        ``elements`` may be lazy: a filter's condition then runs just before each element."""
+        results = (self._quiet(projected, element) for element in elements)
+        return [result for result in results if result is not None]
 
     def _is_false(self, value: Any) -> bool:
         return value is None or value is False or value in ("", [], {})

@@ -302,12 +302,7 @@ def _values(base: Path, spec: Mapping[str, Any]) -> ValuesFile | None:
         return parse_values(inline)
     if path is None:
         return None
-    files = _files(base, path, "variables")
-    documents = _documents(files[0]) if files else []
-    data = documents[0].data if documents else None
-    if not isinstance(data, dict):
-        raise SuiteFileError(f"variables: {path}: not a values file")
-    return parse_values(data)
+    return parse_values(_mapping_file(base, path, "variables", "a values file"))
 
 
 def parse_values(data: Mapping[str, Any]) -> ValuesFile:
@@ -350,14 +345,20 @@ def _user_info(base: Path, spec: Mapping[str, Any]) -> RequestInfo | None:
     path = spec.get("userinfo")
     if path is None:
         return None
-    files = _files(base, path, "userinfo")
-    documents = _documents(files[0]) if files else []
-    data = documents[0].data if documents else None
-    if not isinstance(data, dict):
-        raise SuiteFileError(f"userinfo: {path}: not a user info file")
+    data = _mapping_file(base, path, "userinfo", "a user info file")
     # The deprecated layout nests everything under requestInfo.
     inner = data.get("requestInfo")
     return request_info(inner if isinstance(inner, dict) else data)
+
+
+def _mapping_file(base: Path, path: Any, field: str, what: str) -> dict[str, Any]:
+    """The mapping that the file named by the suite's ``field`` holds (its first document)."""
+    files = _files(base, path, field)
+    documents = _documents(files[0]) if files else []
+    data = documents[0].data if documents else None
+    if not isinstance(data, dict):
+        raise SuiteFileError(f"{field}: {path}: not {what}")
+    return data
 
 
 def _expectations(spec: Mapping[str, Any]) -> list[Expectation]:

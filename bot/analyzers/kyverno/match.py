@@ -13,7 +13,7 @@ and ``exclude`` filters that name them never exclude.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -465,32 +465,55 @@ def _compile_filter(value: Any, where: tuple[str | int, ...]) -> ResourceFilter:
 
 
 def _selector(value: Any, where: tuple[str | int, ...]) -> LabelSelector | None:
+    parts = read_selector(value, where, _strings, MatchError)
+    if parts is None:
+        return None
+    labels, expressions = parts
+    return LabelSelector(
+        match_labels=labels,
+        expressions=tuple(Requirement(*expression) for expression in expressions),
+    )
+
+
+SelectorParts = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, tuple[str, ...]], ...]]
+"""``matchLabels`` as (key, value) pairs and ``matchExpressions`` as (key, operator, values)."""
+
+
+def read_selector(
+    value: Any,
+    where: tuple[str | int, ...],
+    strings: Callable[[Any, tuple[str | int, ...]], tuple[str, ...]],
+    error: type[MatchError],
+) -> SelectorParts | None:
+    """The checked parts of a label selector; None when there is none. Kyverno's match blocks
+    and the admission matcher of CEL policies read selectors alike but match them differently
+    (wildcards or exact values), and accept different ``values`` (``strings``)."""
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise MatchError("a label selector must be a mapping", where)
+        raise error("a label selector must be a mapping", where)
     labels = value.get("matchLabels") or {}
     if not isinstance(labels, dict):
-        raise MatchError("matchLabels must be a mapping", (*where, "matchLabels"))
+        raise error("matchLabels must be a mapping", (*where, "matchLabels"))
+    raw = value.get("matchExpressions") or []
+    if not isinstance(raw, list):
+        raise error("matchExpressions must be a list", (*where, "matchExpressions"))
     expressions = []
-    for i, expr in enumerate(value.get("matchExpressions") or []):
+    for i, expr in enumerate(raw):
         here = (*where, "matchExpressions", i)
         if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
-            raise MatchError("a match expression needs a key", here)
+            raise error("a match expression needs a key", here)
         operator = expr.get("operator")
         if operator not in _SELECTOR_OPERATORS:
-            raise MatchError(
+            raise error(
                 f'unknown selector operator "{operator}"; use {", ".join(_SELECTOR_OPERATORS)}',
                 (*here, "operator"),
             )
-        values = _strings(expr.get("values"), (*here, "values"))
+        values = strings(expr.get("values"), (*here, "values"))
         if operator in ("In", "NotIn") and not values:
-            raise MatchError(f"operator {operator} needs values", here)
-        expressions.append(Requirement(expr["key"], operator, values))
-    return LabelSelector(
-        match_labels=tuple((str(k), _text(v)) for k, v in labels.items()),
-        expressions=tuple(expressions),
-    )
+            raise error(f"operator {operator} needs values", here)
+        expressions.append((expr["key"], str(operator), values))
+    return tuple((str(k), _text(v)) for k, v in labels.items()), tuple(expressions)
 
 
 def _subjects(value: Any, where: tuple[str | int, ...]) -> tuple[Subject, ...]:

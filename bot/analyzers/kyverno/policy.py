@@ -481,19 +481,13 @@ def _failure_action(value: Any, default: FailureAction) -> FailureAction:
 
 def _body(validate: dict[str, Any], where: FieldPath) -> Body:
     """The first present of deny, pattern/anyPattern, podSecurity, foreach (Kyverno's order)."""
-    deny = validate.get("deny")
-    if deny is not None:
-        if not isinstance(deny, dict):
-            raise _Invalid("validate.deny must be a mapping", (*where, "deny"))
-        _check_conditions(deny.get("conditions"), (*where, "deny", "conditions"))
-        return Body(BodyKind.DENY, deny=deny.get("conditions"))
+    if validate.get("deny") is not None:
+        return _deny_body(validate["deny"], (*where, "deny"), "validate.deny")
     if validate.get("pattern") is not None:
         return _pattern_body(validate["pattern"])
     if validate.get("anyPattern") is not None:
         patterns = validate["anyPattern"]
-        if not isinstance(patterns, list):
-            raise _Invalid("validate.anyPattern must be a list", (*where, "anyPattern"))
-        return _any_pattern_body(patterns)
+        return _any_pattern_body(patterns, (*where, "anyPattern"), "validate.anyPattern")
     if validate.get("podSecurity") is not None:
         return Body(
             BodyKind.POD_SECURITY,
@@ -534,18 +528,12 @@ def _foreach(value: Any, where: FieldPath) -> Foreach:
 
 
 def _foreach_body(value: dict[str, Any], where: FieldPath) -> Body:
-    deny = value.get("deny")
-    if deny is not None:
-        if not isinstance(deny, dict):
-            raise _Invalid("deny must be a mapping", (*where, "deny"))
-        _check_conditions(deny.get("conditions"), (*where, "deny", "conditions"))
-        return Body(BodyKind.DENY, deny=deny.get("conditions"))
+    if value.get("deny") is not None:
+        return _deny_body(value["deny"], (*where, "deny"), "deny")
     if value.get("pattern") is not None:
         return _pattern_body(value["pattern"])
     if value.get("anyPattern") is not None:
-        if not isinstance(value["anyPattern"], list):
-            raise _Invalid("anyPattern must be a list", (*where, "anyPattern"))
-        return _any_pattern_body(value["anyPattern"])
+        return _any_pattern_body(value["anyPattern"], (*where, "anyPattern"), "anyPattern")
     if value.get("foreach") is not None:
         return Body(BodyKind.FOREACH, foreach=_foreach_list(value["foreach"], (*where, "foreach")))
     raise _Invalid("a foreach entry needs deny, pattern, anyPattern or a nested foreach", where)
@@ -555,7 +543,17 @@ def _pattern_body(pattern: Any) -> Body:
     return Body(BodyKind.PATTERN, pattern=pattern, compiled=(_precompiled(pattern),))
 
 
-def _any_pattern_body(patterns: list[Any]) -> Body:
+def _deny_body(deny: Any, where: FieldPath, name: str) -> Body:
+    """A ``deny`` block (``name`` in messages: where it stands) with its conditions checked."""
+    if not isinstance(deny, dict):
+        raise _Invalid(f"{name} must be a mapping", where)
+    _check_conditions(deny.get("conditions"), (*where, "conditions"))
+    return Body(BodyKind.DENY, deny=deny.get("conditions"))
+
+
+def _any_pattern_body(patterns: Any, where: FieldPath, name: str) -> Body:
+    if not isinstance(patterns, list):
+        raise _Invalid(f"{name} must be a list", where)
     return Body(
         BodyKind.ANY_PATTERN,
         any_pattern=tuple(patterns),

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.configreader import Reader, show
-from bot.core.document import FieldPath, format_path
+from bot.configreader import Reader, inside_repository
+from bot.core.document import FieldPath
 from bot.core.finding import Severity
 
 KEYS = ("paths", "on_error")
@@ -43,23 +43,11 @@ def parse_kyverno_config(
     kept = tuple(
         path
         for index, path in enumerate(paths)
-        if _inside(reader, path, (*where, "paths", index) if isinstance(raw_paths, list) else where)
+        if inside_repository(
+            reader, path, (*where, "paths", index) if isinstance(raw_paths, list) else where
+        )
     )
     on_error = reader.choice(
         section.get("on_error"), (*where, "on_error"), ("error", "warning"), "error"
     )
     return KyvernoConfig(paths=kept, on_error=Severity(on_error))
-
-
-def _inside(reader: Reader, path: str, where: FieldPath) -> bool:
-    """Policy paths name files of the repository: never absolute, never ``..``."""
-    parts = path.replace("\\", "/").split("/")
-    if path.startswith(("/", "\\")) or ".." in parts or not path.strip():
-        reader.problem(
-            where,
-            "config/invalid-value",
-            f"{format_path(where)}: {show(path)} must be a path inside the repository "
-            "(relative, without '..').",
-        )
-        return False
-    return True

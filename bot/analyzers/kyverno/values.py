@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -282,18 +283,27 @@ def go_format_float_json(value: float) -> str:
     return sign + _format_fixed(digits, exponent)
 
 
-def go_sprint(value: Any) -> str:
-    """``fmt.Sprint`` of a JSON value (what Kyverno's In-family operators compare)."""
-    if value is None:
-        return "<nil>"
+def scalar_text(value: Any, float_text: Callable[[float], str]) -> str | None:
+    """A string, bool or number as Go prints it (``float_text`` chooses the float form: each
+    Kyverno code path formats float64 its own way); None for anything else."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return go_format_float_g(value)
-    if isinstance(value, str):
-        return value
+        return float_text(value)
+    return None
+
+
+def go_sprint(value: Any) -> str:
+    """``fmt.Sprint`` of a JSON value (what Kyverno's In-family operators compare)."""
+    if value is None:
+        return "<nil>"
+    text = scalar_text(value, go_format_float_g)
+    if text is not None:
+        return text
     if isinstance(value, list):
         return "[" + " ".join(go_sprint(item) for item in value) + "]"
     if isinstance(value, dict):
@@ -411,15 +421,7 @@ def _value_as_number_text(value: Any) -> str | None:
 
 def _value_as_wildcard_text(value: Any) -> str | None:
     """The text a value is wildcard-matched as (float64 in Go ``%E`` form: ``8E+01``)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return go_format_float_e(value)
-    return None
+    return scalar_text(value, go_format_float_e)
 
 
 def _compare(result: int, op: Operator) -> bool:
@@ -441,18 +443,14 @@ def _cmp(left: Fraction, right: Fraction) -> int:
 
 
 def _match_atom(value: Any, atom: _Atom) -> bool:
-    pattern_duration = parse_duration(atom.operand)
-    if pattern_duration is not None:
-        text = _value_as_number_text(value)
-        value_duration = parse_duration(text) if text is not None else None
-        if value_duration is not None:
-            return _compare(_cmp(value_duration, pattern_duration), atom.op)
-    pattern_quantity = parse_quantity(atom.operand)
-    if pattern_quantity is not None:
-        text = _value_as_number_text(value)
-        value_quantity = parse_quantity(text) if text is not None else None
-        if value_quantity is not None:
-            return _compare(_cmp(value_quantity, pattern_quantity), atom.op)
+    # Durations first: "1m" is a minute here, though it also parses as a quantity (1 milli).
+    for parse in (parse_duration, parse_quantity):
+        operand = parse(atom.operand)
+        if operand is not None:
+            text = _value_as_number_text(value)
+            number = parse(text) if text is not None else None
+            if number is not None:
+                return _compare(_cmp(number, operand), atom.op)
     if atom.op not in ("", "!"):
         return False  # ordering does not apply to strings
     text = _value_as_wildcard_text(value)

@@ -38,7 +38,7 @@ from bot.analyzers.kyverno.settings import KyvernoConfig, parse_kyverno_config
 from bot.analyzers.rego.conftest import DEFAULT_NAMESPACE, go_path_match
 from bot.analyzers.rego.library import Catalog, LibraryError, load_library
 from bot.analyzers.rego.policyset import PolicyPath
-from bot.configreader import Reader, show
+from bot.configreader import Reader, inside_repository, show
 from bot.core.document import FieldPath, format_path
 from bot.core.finding import Severity
 from bot.engines.policy_engine import RegoVersion
@@ -150,7 +150,7 @@ def _rego(reader: Reader, value: Any, where: FieldPath) -> RegoConfig:
         data=tuple(
             p
             for i, p in enumerate(reader.strings(section.get("data"), (*where, "data")))
-            if _inside(reader, p, (*where, "data", i))
+            if inside_repository(reader, p, (*where, "data", i))
         ),
         rego_version=version,
         combine=reader.boolean(section.get("combine"), (*where, "combine"), False),
@@ -168,7 +168,7 @@ def _paths(
     for index, item in enumerate(items):
         here = (*where, index) if isinstance(value, list) else where
         if isinstance(item, str):
-            if _inside(reader, item, here):
+            if inside_repository(reader, item, here):
                 out.append(PolicyPath(item, default))
             continue
         if isinstance(item, dict):
@@ -180,25 +180,11 @@ def _paths(
             version = reader.choice(
                 entry.get("rego_version"), (*here, "rego_version"), ("v0", "v1"), default.value
             )
-            if _inside(reader, path, (*here, "path")):
+            if inside_repository(reader, path, (*here, "path")):
                 out.append(PolicyPath(path, RegoVersion(version)))
             continue
         reader.invalid(here, item, "a path, or {path: ..., rego_version: v0|v1}")
     return tuple(out)
-
-
-def _inside(reader: Reader, path: str, where: FieldPath) -> bool:
-    """Policy and data paths name files of the repository: never absolute, never ``..``."""
-    parts = path.replace("\\", "/").split("/")
-    if path.startswith(("/", "\\")) or ".." in parts or not path.strip():
-        reader.problem(
-            where,
-            "config/invalid-value",
-            f"{format_path(where)}: {show(path)} must be a path inside the repository "
-            "(relative, without '..').",
-        )
-        return False
-    return True
 
 
 def _namespaces(reader: Reader, value: Any, where: FieldPath) -> tuple[str, ...]:

@@ -38,6 +38,9 @@ def pod(*containers: dict[str, Any], **meta: Any) -> dict[str, Any]:
     }
 
 
+# A resource to evaluate policies on whose rules do not look at the resource.
+CONFIG_MAP: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}
+
 POLICY = """\
 apiVersion: kyverno.io/v1
 kind: ClusterPolicy
@@ -163,7 +166,7 @@ def test_apply_rules_one_stops_after_the_first_applied_rule() -> None:
         match: {any: [{resources: {kinds: [ConfigMap]}}]}
         validate: {deny: {}}
     """
-    results = evaluate(yaml_text, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})
+    results = evaluate(yaml_text, CONFIG_MAP)
     assert [r.rule.name for r in results] == ["first"]
 
 
@@ -180,7 +183,7 @@ def test_unscored_policy_reports_warn() -> None:
         match: {any: [{resources: {kinds: [ConfigMap]}}]}
         validate: {deny: {}}
     """
-    (result,) = evaluate(yaml_text, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})
+    (result,) = evaluate(yaml_text, CONFIG_MAP)
     assert (result.status, result.result) == (Status.FAIL, Status.WARN)
 
 
@@ -205,15 +208,11 @@ def test_what_the_gate_cannot_know_is_an_unsupported_skip() -> None:
           apiCall: {urlPath: /api/v1/pods, jmesPath: "items | length(@)"}
         validate: {deny: {}}
     """
-    results = evaluate(yaml_text, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})
+    results = evaluate(yaml_text, CONFIG_MAP)
     assert [(r.status, r.unsupported) for r in results] == [(Status.SKIP, True)] * 2
     assert "namespaceSelector" in results[0].message
     assert "apiCall" in results[1].message
-    labelled = evaluate(
-        yaml_text,
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}},
-        namespace_labels={"env": "prod"},
-    )
+    labelled = evaluate(yaml_text, CONFIG_MAP, namespace_labels={"env": "prod"})
     assert labelled[0].status is Status.FAIL
 
 
@@ -231,7 +230,7 @@ def test_context_variable_errors_are_rule_errors() -> None:
           variable: {jmesPath: request.object.metadata.labels.team}
         validate: {deny: {}}
     """
-    (result,) = evaluate(yaml_text, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})
+    (result,) = evaluate(yaml_text, CONFIG_MAP)
     assert result.status is Status.ERROR
     assert result.message.startswith("failed to load context:")
 

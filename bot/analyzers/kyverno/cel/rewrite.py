@@ -29,9 +29,11 @@ from bot.analyzers.kyverno.cel.scanner import (
     Kind,
     Token,
     chain_is_optional,
+    is_root,
     matching,
     receiver_start,
     tokenize,
+    variable_roots,
 )
 
 # Names the rewrites introduce; the double underscore keeps them out of authors' way.
@@ -69,16 +71,6 @@ def _splice(text: str, sites: Sequence[_Site]) -> str:
         return "".join(out)
 
     return emit(0, len(text))
-
-
-def _is_root(tokens: Sequence[Token], index: int) -> bool:
-    """True when the identifier at ``index`` is not a field (no ``.`` or ``.?`` before it)."""
-    if index == 0:
-        return True
-    before = tokens[index - 1]
-    if before.is_punct("."):
-        return False
-    return not (before.is_punct("?") and index >= 2 and tokens[index - 2].is_punct("."))
 
 
 def _member_calls(tokens: Sequence[Token], name: str) -> list[tuple[int, int, int, int]]:
@@ -147,7 +139,7 @@ def rewrite_library_calls(text: str) -> str:
         if (
             tokens[i].kind is Kind.IDENT
             and tokens[i].text == "format"
-            and _is_root(tokens, i)
+            and is_root(tokens, i)
             and tokens[i + 1].is_punct(".")
             and tokens[i + 2].text == "named"
             and tokens[i + 3].is_punct("(")
@@ -204,7 +196,7 @@ class _Inliner:
         tokens = tokenize(text)
         sites: list[_Site] = []
         for i, token in enumerate(tokens):
-            if token.kind is not Kind.IDENT or not _is_root(tokens, i):
+            if token.kind is not Kind.IDENT or not is_root(tokens, i):
                 continue
             if token.text == "has":
                 site = self._has_site(tokens, i)
@@ -304,7 +296,7 @@ def autogen(text: str, target: AutogenTarget, keep_namespace: bool = False) -> s
         token = tokens[i]
         if token.kind is not Kind.IDENT or token.text not in ("object", "oldObject"):
             continue
-        if not _is_root(tokens, i) or not tokens[i + 1].is_punct("."):
+        if not is_root(tokens, i) or not tokens[i + 1].is_punct("."):
             continue
         field = tokens[i + 2]
         if field.kind is not Kind.IDENT or field.text not in ("spec", "metadata"):
@@ -340,11 +332,4 @@ def referenced_roots(text: str) -> frozenset[str]:
     ``request.userInfo`` ... before evaluating them. Comprehension variables appear too.
     """
     tokens = tokenize(text)
-    roots: set[str] = set()
-    for i, token in enumerate(tokens):
-        if token.kind is not Kind.IDENT or not _is_root(tokens, i):
-            continue
-        if i + 1 < len(tokens) and tokens[i + 1].is_punct("("):
-            continue
-        roots.add(token.text)
-    return frozenset(roots)
+    return frozenset(tokens[i].text for i in variable_roots(tokens))

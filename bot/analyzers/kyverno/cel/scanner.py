@@ -9,7 +9,7 @@ text for the runtime to reject with its own message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -144,6 +144,28 @@ def ends_operand(token: Token) -> bool:
     if token.kind in (Kind.NUMBER, Kind.STRING):
         return True
     return token.kind is Kind.PUNCT and token.text in _CLOSE
+
+
+def is_root(tokens: Sequence[Token], index: int) -> bool:
+    """True when the identifier at ``index`` is not a field (no ``.`` or ``.?`` before it),
+    so it names a variable or a function: ``request`` in ``request.userInfo``."""
+    if index == 0:
+        return True
+    before = tokens[index - 1]
+    if before.is_punct("."):
+        return False
+    return not (before.is_punct("?") and index >= 2 and tokens[index - 2].is_punct("."))
+
+
+def variable_roots(tokens: Sequence[Token]) -> Iterator[int]:
+    """Indexes of the identifiers used as roots that are not calls: the variables an
+    expression reads (comprehension variables included)."""
+    for i, token in enumerate(tokens):
+        if token.kind is not Kind.IDENT or not is_root(tokens, i):
+            continue
+        if i + 1 < len(tokens) and tokens[i + 1].is_punct("("):
+            continue  # a function call, not a variable
+        yield i
 
 
 def matching(tokens: Sequence[Token], index: int) -> int:
