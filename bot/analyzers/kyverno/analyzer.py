@@ -32,7 +32,7 @@ from bot.analyzers.kyverno.findings import (
     result_finding,
     unsupported_findings,
 )
-from bot.analyzers.kyverno.policy import PolicyProblem, PolicySet, compile_policy_files
+from bot.analyzers.kyverno.policy import PolicyProblem, PolicySet
 from bot.analyzers.kyverno.resources import prepare_resource
 from bot.analyzers.kyverno.settings import KyvernoConfig
 from bot.core.changeset import FileStatus
@@ -77,10 +77,9 @@ def load(tree: TrustedFiles, config: KyvernoConfig) -> tuple[PolicySet, list[Fin
             except UnicodeDecodeError:
                 problem = PolicyProblem(name, None, f"{name} is not UTF-8 text")
                 findings.append(problem_finding(problem, config.on_error))
-    policies, problems, exceptions = compile_policy_files(texts)
-    policy_set = PolicySet.build(policies, problems, exceptions)
-    findings += [problem_finding(p, config.on_error) for p in problems]
-    findings += unsupported_findings(policies)
+    policy_set = PolicySet.from_texts(texts)
+    findings += [problem_finding(p, config.on_error) for p in policy_set.problems]
+    findings += unsupported_findings(policy_set.policies)
     return policy_set, findings
 
 
@@ -158,6 +157,7 @@ def analyze(items: Sequence[Subject], policy_set: PolicySet) -> list[Finding]:
             old_resource=old,
             namespace_labels=labels.get(namespace),
             cel=cel,
+            admission=True,
         )
         for result in engine.evaluate(request):
             if result.status is Status.SKIP and result.unsupported:

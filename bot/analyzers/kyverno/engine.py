@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.analyzers.kyverno.cel_bindings import Bindings, CelInputs, RequestFacts
 from bot.analyzers.kyverno.cel_policy import evaluate_rule
+from bot.analyzers.kyverno.cel_resources import api_resource
 from bot.analyzers.kyverno.cel_source import existing_path
 from bot.analyzers.kyverno.conditions import evaluate_conditions
 from bot.analyzers.kyverno.context import Context
 from bot.analyzers.kyverno.errors import KyvernoError
+from bot.analyzers.kyverno.exceptions import NO_EXEMPTION, exemption, skip_message
 from bot.analyzers.kyverno.image_context import image_infos
 from bot.analyzers.kyverno.jmespath_dialect import compile_expression, to_json
 from bot.analyzers.kyverno.match import Decision, RequestInfo, Target, applies
@@ -61,6 +63,7 @@ class Status(StrEnum):
 
 
 _STATUS = {"pass": Status.PASS, "fail": Status.FAIL, "error": Status.ERROR}
+_BLAMING = (Status.FAIL, Status.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,13 @@ class RuleResult:
     unsupported: bool = False
     # CEL: the validation (by index) that decided the result, when one did.
     index: int | None = None
+    # The rule's action for this resource's namespace, when an override decided it.
+    action_override: FailureAction | None = None
+
+    @property
+    def failure_action(self) -> FailureAction:
+        """Enforce or Audit for this result (failureActionOverrides applied)."""
+        return self.action_override or self.rule.failure_action
 
     @property
     def result(self) -> Status:
@@ -95,6 +105,10 @@ class Values(Protocol):
 
     def for_rule(self, policy: str, rule: str) -> Mapping[str, Any]: ...
 
+    def foreach_for_rule(self, policy: str, rule: str) -> Mapping[str, Sequence[Any]]:
+        """``foreachValues``: for each variable, its value at each foreach element index."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -109,6 +123,10 @@ class Request:
     values: Values | None = None
     # What CEL policies see beyond the request (Namespace objects, params, exceptions).
     cel: CelInputs | None = None
+    # The gate stands for the admission webhook, whose context has the whole AdmissionRequest
+    # (request.name, request.kind, request.resource, ...); the kyverno CLI's (kyverno test)
+    # has only object, oldObject, operation, namespace and user info.
+    admission: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +204,7 @@ class Engine:
         extra = {k: v for k, v in values.items() if k != "request.operation"}
         if extra:
             # Values may replace parts of the request, the object included (kyverno CLI).
-            ctx = _request_context(resource, operation, old, request.user_info)
+            ctx = _request_context(resource, operation, old, request)
             for key, value in extra.items():
                 ctx.set_path(key, value)
             resource, old = _objects_from(ctx, operation, resource, old)
@@ -195,7 +213,7 @@ class Engine:
             # The same request for every policy: built once per operation.
             if operation not in cache:
                 cache[operation] = (
-                    _request_context(resource, operation, old, request.user_info),
+                    _request_context(resource, operation, old, request),
                     _target(resource, operation, request),
                 )
             ctx, target = cache[operation]
@@ -204,6 +222,14 @@ class Engine:
     # -- one rule ----------------------------------------------------------------------------
 
     def _rule(self, run: _Run, rule: Rule) -> RuleResult | None:
+        result = self._rule_result(run, rule)
+        if result is None or not rule.action_overrides:
+            return result
+        target = run.target
+        action = rule.action_for(target.namespace, target.namespace_labels)
+        return replace(result, action_override=action) if action != rule.failure_action else result
+
+    def _rule_result(self, run: _Run, rule: Rule) -> RuleResult | None:
         if rule.cel is not None and rule.cel.own_match:
             return self._cel(run, rule)  # a ValidatingPolicy: matchConstraints decide
         outcome = applies(rule.match, rule.exclude, run.target, run.policy.namespace)
@@ -213,6 +239,24 @@ class Engine:
             return RuleResult(run.policy, rule, Status.SKIP, outcome.reason, unsupported=True)
         if rule.unsupported:
             return RuleResult(run.policy, rule, Status.SKIP, rule.unsupported, unsupported=True)
+        exempt = NO_EXEMPTION
+        if self.policies.policy_exceptions:
+            exempt = exemption(
+                self.policies.policy_exceptions, run.policy.key, rule.name, run.target, run.ctx
+            )
+        if exempt.matched:
+            skipping = exempt.skips(pod_security_rule=_is_pod_security(rule))
+            if skipping:
+                return RuleResult(run.policy, rule, Status.SKIP, skip_message(skipping))
+            rule = _with_exempt_controls(rule, exempt.pod_security)
+        result = self._evaluate(run, rule)
+        if exempt.unknown and result is not None and result.status in _BLAMING:
+            # An exception may cover this request; what decides it is not known here.
+            message = f"{exempt.unknown}; without it the rule gives {result.status.value}"
+            return RuleResult(run.policy, rule, Status.SKIP, message, unsupported=True)
+        return result
+
+    def _evaluate(self, run: _Run, rule: Rule) -> RuleResult | None:
         if rule.cel is not None:
             return self._cel(run, rule)
         verdict = self._validate(run, rule)
@@ -258,7 +302,8 @@ class Engine:
         a CREATE, already failed (kyverno validate_cel.go, allowExistingViolations)."""
         if rule.cel is None or rule.cel.own_match or run.operation != "UPDATE":
             return False
-        if rule.failure_action is not FailureAction.ENFORCE or not rule.allow_existing_violations:
+        action = rule.action_for(run.target.namespace, run.target.namespace_labels)
+        if action is not FailureAction.ENFORCE or not rule.allow_existing_violations:
             return False
         old = run.old_resource if run.old_resource is not None else run.resource
         target = _target(old, "CREATE", run.request)
@@ -274,6 +319,8 @@ class Engine:
         if run.values is not None:
             for key, value in run.values.for_rule(run.policy.name, rule.name).items():
                 ctx.set_path(key, value)
+            # The kyverno CLI's element index starts at 0 before any foreach runs.
+            _foreach_values(run, rule, ctx, 0)
         stopped = _context_and_preconditions(rule.context, rule.preconditions, ctx)
         if stopped is not None:
             return stopped
@@ -382,6 +429,7 @@ class Engine:
                 elementIndex=index,
                 **{f"element{nesting}": element, f"elementIndex{nesting}": index},
             )
+            _foreach_values(run, rule, element_ctx, index)
             scoped = (
                 isinstance(element, dict) if entry.element_scope is None else entry.element_scope
             )
@@ -425,13 +473,39 @@ class Engine:
 # -- helpers -----------------------------------------------------------------------------------
 
 
+def _foreach_values(run: _Run, rule: Rule, ctx: Context, index: int) -> None:
+    """A values file's ``foreachValues``: each variable takes its value for this element index
+    (kyverno CLI ``store.GetForeachElement``), before the element's context is loaded, so a
+    context entry of that name that needs a cluster is supplied by the file."""
+    if run.values is None:
+        return
+    for key, per_element in run.values.foreach_for_rule(run.policy.name, rule.name).items():
+        if index < len(per_element):
+            ctx.set_path(key, per_element[index])
+
+
+def _is_pod_security(rule: Rule) -> bool:
+    return rule.body is not None and rule.body.kind is BodyKind.POD_SECURITY
+
+
+def _with_exempt_controls(rule: Rule, controls: Sequence[dict[str, Any]]) -> Rule:
+    """The podSecurity rule with the controls a PolicyException exempts added to its own
+    exclusions (kyverno validate_pss.go)."""
+    body = rule.body
+    if not controls or body is None or body.pod_security is None:
+        return rule
+    spec = body.pod_security
+    relaxed = replace(spec, exclude=(*spec.exclude, *controls))
+    return replace(rule, body=replace(body, pod_security=relaxed))
+
+
 def _request_context(
-    resource: dict[str, Any],
-    operation: str,
-    old: dict[str, Any] | None,
-    user_info: RequestInfo | None,
+    resource: dict[str, Any], operation: str, old: dict[str, Any] | None, facts: Request
 ) -> Context:
+    user_info = facts.user_info
     request: dict[str, Any] = {"operation": operation, "namespace": _namespace(resource)}
+    if facts.admission:
+        request.update(_admission_fields(resource))
     if operation == "DELETE":
         request["oldObject"] = resource
     else:
@@ -457,6 +531,29 @@ def _request_context(
     if images:
         data["images"] = images
     return Context(data)
+
+
+def _admission_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """What an AdmissionRequest adds for the resource: its name, kind and resource (kyverno's
+    webhook context, ``AddRequest``)."""
+    api_version = resource.get("apiVersion")
+    kind_name = resource.get("kind")
+    api = api_resource(
+        api_version if isinstance(api_version, str) else "",
+        kind_name if isinstance(kind_name, str) else "",
+    )
+    kind = {"group": api.group, "version": api.version, "kind": api.kind}
+    gvr = {"group": api.group, "version": api.version, "resource": api.resource}
+    return {
+        "uid": "",
+        "name": _name(resource),
+        "kind": kind,
+        "resource": gvr,
+        "requestKind": dict(kind),
+        "requestResource": dict(gvr),
+        "subResource": "",
+        "dryRun": False,
+    }
 
 
 def _bindings(

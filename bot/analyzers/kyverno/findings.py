@@ -48,7 +48,7 @@ def rule_label(rule: Rule, index: int | None = None) -> str:
 def severity(result: RuleResult) -> Severity:
     if result.result is Status.WARN:
         return Severity.WARNING
-    if result.rule.failure_action is FailureAction.ENFORCE:
+    if result.failure_action is FailureAction.ENFORCE:
         return Severity.ERROR
     return Severity.WARNING
 

@@ -22,6 +22,9 @@ images ``resource.Get``/``List`` and ``image.GetMetadata`` return. Rows flagged
 ``isValidatingPolicy`` (and the other CEL kinds' flags) are compared with every result of the
 policy whatever its rule name, as kyverno test does; a row without the flag names a rule, and
 a ValidatingPolicy's result (named ``validation`` by Kyverno) is then "excluded".
+
+``kyverno.io`` PolicyExceptions (in ``exceptions`` files or next to the policies) apply to
+ClusterPolicy/Policy rules: a rule they cover gives ``skip`` (``exceptions``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ from bot.analyzers.kyverno.cel_exceptions import (
 )
 from bot.analyzers.kyverno.cel_resources import api_resource
 from bot.analyzers.kyverno.engine import Engine, Request, RuleResult
+from bot.analyzers.kyverno.exceptions import (
+    PolicyException,
+    is_policy_exception_document,
+    read_policy_exception,
+)
 from bot.analyzers.kyverno.match import RequestInfo, request_info
 from bot.analyzers.kyverno.policy import Policy, PolicyProblem, PolicySet, load_policies
 from bot.analyzers.kyverno.resources import prepare_resource
@@ -83,6 +91,8 @@ class ValuesFile:
     global_values: dict[str, Any] = field(default_factory=dict)
     resource_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     rule_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # ``foreachValues`` of a rule: variable name -> one value per foreach element index.
+    foreach_values: dict[tuple[str, str], dict[str, list[Any]]] = field(default_factory=dict)
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     # ``namespaces``: whole Namespace objects (CEL policies' namespaceObject).
     namespace_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -94,6 +104,9 @@ class ValuesFile:
 
     def for_rule(self, policy: str, rule: str) -> Mapping[str, Any]:
         return self.rule_values.get((policy, rule), {})
+
+    def foreach_for_rule(self, policy: str, rule: str) -> Mapping[str, Sequence[Any]]:
+        return self.foreach_values.get((policy, rule), {})
 
 
 @dataclass(slots=True)
@@ -200,33 +213,40 @@ def _files(base: Path, entries: Any, what: str) -> list[Path]:
     return out
 
 
-def _policies(
-    base: Path, spec: Mapping[str, Any]
-) -> tuple[list[Policy], list[PolicyProblem], list[CelException]]:
-    policies: list[Policy] = []
-    problems: list[PolicyProblem] = []
-    exceptions: list[CelException] = []
+@dataclass(slots=True)
+class _Loaded:
+    """The policies of a test and the PolicyExceptions of its policy and exceptions files."""
+
+    policies: list[Policy] = field(default_factory=list)
+    problems: list[PolicyProblem] = field(default_factory=list)
+    cel_exceptions: list[CelException] = field(default_factory=list)
+    exceptions: list[PolicyException] = field(default_factory=list)
+
+
+def _policies(base: Path, spec: Mapping[str, Any]) -> _Loaded:
+    out = _Loaded()
     for path in _files(base, spec.get("policies"), "policies"):
         loaded = load_policies(str(path), path.read_text(encoding="utf-8"))
-        policies.extend(loaded.policies)
-        problems.extend(loaded.problems)
-        exceptions.extend(loaded.exceptions)
-    return policies, problems, exceptions
+        out.policies.extend(loaded.policies)
+        out.problems.extend(loaded.problems)
+        out.cel_exceptions.extend(loaded.exceptions)
+        out.exceptions.extend(loaded.policy_exceptions)
+    return out
 
 
-def _exceptions(base: Path, spec: Mapping[str, Any]) -> list[CelException]:
-    """The CEL PolicyExceptions of the test's ``exceptions`` files (kyverno.io ones, for
-    pattern rules, are not evaluated by this engine)."""
-    out: list[CelException] = []
+def _exceptions(base: Path, spec: Mapping[str, Any], out: _Loaded) -> None:
+    """The PolicyExceptions of the test's ``exceptions`` files: ``policies.kyverno.io`` ones
+    for CEL policies, ``kyverno.io`` ones for ClusterPolicy/Policy rules."""
     for path in _files(base, spec.get("exceptions"), "exceptions"):
         for doc in _documents(path):
-            if not is_exception_document(doc.data):
-                continue
             try:
-                out.append(read_exception(doc))
+                if is_exception_document(doc.data):
+                    out.cel_exceptions.append(read_exception(doc))
+                elif is_policy_exception_document(doc.data):
+                    out.exceptions.append(read_policy_exception(doc))
             except ExceptionError as exc:
-                raise SuiteFileError(f"{path}:{doc.start.line}: {exc}") from None
-    return out
+                line = doc.locate(exc.where).line
+                raise SuiteFileError(f"{path}:{line}: {exc}") from None
 
 
 def _context(base: Path, spec: Mapping[str, Any], suite: SuiteResult) -> FakeContext | None:
@@ -316,8 +336,13 @@ def parse_values(data: Mapping[str, Any]) -> ValuesFile:
                 key = (name, str(resource.get("name", "")))
                 values.resource_values[key] = dict(resource["values"])
         for rule in _maps(policy.get("rules")):
+            rule_name = str(rule.get("name", ""))
             if isinstance(rule.get("values"), dict):
-                values.rule_values[(name, str(rule.get("name", "")))] = dict(rule["values"])
+                values.rule_values[(name, rule_name)] = dict(rule["values"])
+            if rule.get("foreachValues") is not None:
+                values.foreach_values[(name, rule_name)] = _foreach_values(
+                    rule["foreachValues"], name, rule_name
+                )
     for selector in _maps(data.get("namespaceSelector")):
         labels = selector.get("labels")
         if isinstance(labels, dict):
@@ -334,6 +359,16 @@ def parse_values(data: Mapping[str, Any]) -> ValuesFile:
                 {str(k): str(v) for k, v in metadata["labels"].items()},
             )
     return values
+
+
+def _foreach_values(value: Any, policy: str, rule: str) -> dict[str, list[Any]]:
+    """A rule's ``foreachValues``: each variable has one value per foreach element."""
+    if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+        raise SuiteFileError(
+            f"values: foreachValues of rule {rule} of policy {policy} must map each variable "
+            "to a list (one value per foreach element)"
+        )
+    return {str(k): list(v) for k, v in value.items()}
 
 
 def _maps(value: Any) -> Iterator[dict[str, Any]]:
@@ -398,17 +433,19 @@ class _Response:
 def _run(spec: Mapping[str, Any], base: Path, suite: SuiteResult) -> None:
     values = _values(base, spec)
     user = _user_info(base, spec)
-    policies, problems, exceptions = _policies(base, spec)
+    loaded = _policies(base, spec)
+    _exceptions(base, spec, loaded)
+    policies, problems = loaded.policies, loaded.problems
     suite.problems = problems
     resources = _resources(base, spec)
     cel = CelInputs(
         mode=BindingMode.CLI,
         namespaces=values.namespace_objects if values else {},
         params=_params(base, spec),
-        exceptions=(*exceptions, *_exceptions(base, spec)),
+        exceptions=tuple(loaded.cel_exceptions),
         context=_context(base, spec, suite),
     )
-    engine = Engine(PolicySet.build(policies, problems))
+    engine = Engine(PolicySet.build(policies, problems, policy_exceptions=loaded.exceptions))
     responses: list[_Response] = []
     for resource in resources:
         namespace = str(resource.get("metadata", {}).get("namespace", ""))

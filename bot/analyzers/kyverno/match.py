@@ -452,8 +452,8 @@ def _compile_filter(value: Any, where: tuple[str | int, ...]) -> ResourceFilter:
         annotations=None
         if annotations is None
         else tuple((str(k), _text(v)) for k, v in annotations.items()),
-        selector=_selector(resources.get("selector"), (*here, "selector")),
-        namespace_selector=_selector(
+        selector=label_selector(resources.get("selector"), (*here, "selector")),
+        namespace_selector=label_selector(
             resources.get("namespaceSelector"), (*here, "namespaceSelector")
         ),
         operations=operations,
@@ -464,7 +464,8 @@ def _compile_filter(value: Any, where: tuple[str | int, ...]) -> ResourceFilter:
     )
 
 
-def _selector(value: Any, where: tuple[str | int, ...]) -> LabelSelector | None:
+def label_selector(value: Any, where: tuple[str | int, ...]) -> LabelSelector | None:
+    """A Kyverno label selector (wildcards allowed); raises MatchError for a malformed one."""
     parts = read_selector(value, where, _strings, MatchError)
     if parts is None:
         return None

@@ -19,7 +19,7 @@ them (``cel_exceptions``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -41,10 +41,22 @@ from bot.analyzers.kyverno.cel_policy import (
     compile_validating_policy,
 )
 from bot.analyzers.kyverno.errors import KyvernoError
+from bot.analyzers.kyverno.exceptions import (
+    PolicyException,
+    is_policy_exception_document,
+    read_policy_exception,
+)
 from bot.analyzers.kyverno.jmespath_dialect import compile_expression
-from bot.analyzers.kyverno.match import MatchBlock, MatchError, compile_block
+from bot.analyzers.kyverno.match import (
+    LabelSelector,
+    MatchBlock,
+    MatchError,
+    compile_block,
+    label_selector,
+)
 from bot.analyzers.kyverno.pattern import CompiledPattern, compile_pattern
 from bot.analyzers.kyverno.podsecurity import validate_pod_security
+from bot.analyzers.kyverno.values import wildcard_match
 from bot.analyzers.kyverno.variables import has_variables
 from bot.core.document import Document, FieldPath, load_text
 from bot.core.filekind import FileKind
@@ -149,6 +161,26 @@ class Foreach:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionOverride:
+    """A ``failureActionOverrides`` (rule) or ``validationFailureActionOverrides`` (policy)
+    entry: the action for resources in these namespaces (wildcards) and/or namespaces with
+    these labels."""
+
+    action: FailureAction
+    namespaces: tuple[str, ...] | None
+    selector: LabelSelector | None
+
+    def applies(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        # kyverno EngineResponse.GetValidationFailureAction: without namespaces the selector
+        # decides; with them a namespace must match and then the selector, if any.
+        if self.namespaces is None:
+            return self.selector is not None and self.selector.matches(labels)
+        if not any(wildcard_match(ns, namespace) for ns in self.namespaces):
+            return False
+        return self.selector is None or self.selector.matches(labels)
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     base_name: str  # the name kyverno test results use (autogen rules: their base rule)
@@ -161,12 +193,22 @@ class Rule:
     message: str | None = None
     body: Body | None = None
     failure_action: FailureAction = FailureAction.AUDIT
+    # Per-namespace actions, first match wins: the rule's failureActionOverrides, then (unless
+    # the rule sets its own failureAction) the policy's validationFailureActionOverrides.
+    action_overrides: tuple[ActionOverride, ...] = ()
     # validate.allowExistingViolations: an UPDATE is not blamed for a violation the old object
     # already had (pattern rules; on unless set to false).
     allow_existing_violations: bool = True
     unsupported: str | None = None  # why this rule is not evaluated (results say skip)
     line: int | None = None
     cel: CelRule | None = None  # validate.cel, or a whole ValidatingPolicy
+
+    def action_for(self, namespace: str, labels: Mapping[str, str] | None) -> FailureAction:
+        """The failure action for a resource in ``namespace`` (labels unknown: none match)."""
+        for override in self.action_overrides:
+            if override.applies(namespace, labels or {}):
+                return override.action
+        return self.failure_action
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +242,8 @@ class PolicyFile:
     policies: list[Policy] = field(default_factory=list)
     problems: list[PolicyProblem] = field(default_factory=list)
     exceptions: list[CelException] = field(default_factory=list)
+    # kyverno.io PolicyExceptions, for ClusterPolicy/Policy rules
+    policy_exceptions: list[PolicyException] = field(default_factory=list)
 
 
 class _Invalid(Exception):
@@ -222,6 +266,9 @@ def load_policies(path: str, text: str) -> PolicyFile:
         if is_exception_document(doc.data):
             _exception(doc, out)
             continue
+        if is_policy_exception_document(doc.data):
+            _policy_exception(doc, out)
+            continue
         policy = _policy(doc, out)
         if policy is not None:
             out.policies.append(policy)
@@ -240,6 +287,21 @@ def _exception(doc: Document, out: PolicyFile) -> None:
         out.problems.append(PolicyProblem(doc.path, doc.start.line, problem))
         return
     out.exceptions.append(exception)
+
+
+def _policy_exception(doc: Document, out: PolicyFile) -> None:
+    try:
+        exception = read_policy_exception(doc)
+        _check_conditions(exception.conditions, ("spec", "conditions"))
+    except ExceptionError as exc:
+        message, where = str(exc), exc.where
+    except _Invalid as exc:
+        message, where = f"PolicyException {exception.name}: {exc}", exc.where
+    else:
+        out.policy_exceptions.append(exception)
+        return
+    pos = doc.locate(where)
+    out.problems.append(PolicyProblem(doc.path, pos.line, message, None, pos.column))
 
 
 def is_policy_document(data: Any) -> bool:
@@ -355,6 +417,9 @@ def _rules(doc: Document, spec: Any) -> tuple[Rule, ...]:
     metadata = doc.data.get("metadata") or {}
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     spec_action = _failure_action(spec.get("validationFailureAction"), FailureAction.AUDIT)
+    spec_overrides = _overrides(
+        spec.get("validationFailureActionOverrides"), ("spec", "validationFailureActionOverrides")
+    )
     computed = compute_rules(raw_rules, annotations if isinstance(annotations, dict) else {})
     rule_lines = {i: doc.locate(("spec", "rules", i)).line for i in range(len(raw_rules))}
     name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -362,7 +427,7 @@ def _rules(doc: Document, spec: Any) -> tuple[Rule, ...]:
         _rule(
             item,
             ("spec", "rules", item.index),
-            spec_action,
+            (spec_action, spec_overrides),
             rule_lines,
             raw_rules[item.index],
             str(name or ""),
@@ -374,7 +439,7 @@ def _rules(doc: Document, spec: Any) -> tuple[Rule, ...]:
 def _rule(
     item: ComputedRule,
     where: FieldPath,
-    spec_action: FailureAction,
+    spec: tuple[FailureAction, tuple[ActionOverride, ...]],
     lines: dict[int, int],
     base: dict[str, Any],
     policy_name: str,
@@ -394,9 +459,13 @@ def _rule(
     except MatchError as exc:
         raise _Invalid(f"rule {name}: exclude: {exc}", (*here, "exclude", *exc.where)) from None
     validate = raw.get("validate")
-    action = spec_action
+    action, overrides = spec
     if isinstance(validate, dict):
-        action = _failure_action(validate.get("failureAction"), spec_action)
+        action = _failure_action(validate.get("failureAction"), action)
+        own = _overrides(
+            validate.get("failureActionOverrides"), (*here, "validate", "failureActionOverrides")
+        )
+        overrides = (*own, *(() if validate.get("failureAction") else overrides))
     common: dict[str, Any] = {
         "name": name,
         "base_name": item.base_name,
@@ -405,6 +474,7 @@ def _rule(
         "exclude": exclude,
         "autogen": item.autogen,
         "failure_action": action,
+        "action_overrides": overrides,
         "line": lines.get(item.index),
     }
     if isinstance(validate, dict) and validate.get("cel") is not None:
@@ -477,6 +547,36 @@ def _failure_action(value: Any, default: FailureAction) -> FailureAction:
         if lowered == "audit":
             return FailureAction.AUDIT
     return default
+
+
+def _overrides(value: Any, where: FieldPath) -> tuple[ActionOverride, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _Invalid("failure action overrides must be a list", where)
+    out = []
+    for i, item in enumerate(value):
+        here = (*where, i)
+        action = item.get("action") if isinstance(item, dict) else None
+        if not isinstance(action, str) or action.strip().lower() not in ("enforce", "audit"):
+            raise _Invalid("a failure action override needs action Enforce or Audit", here)
+        namespaces = item.get("namespaces")
+        if namespaces is not None and (
+            not isinstance(namespaces, list) or not all(isinstance(n, str) for n in namespaces)
+        ):
+            raise _Invalid("namespaces must be a list of names", (*here, "namespaces"))
+        try:
+            selector = label_selector(item.get("namespaceSelector"), (*here, "namespaceSelector"))
+        except MatchError as exc:
+            raise _Invalid(str(exc), exc.where) from None
+        out.append(
+            ActionOverride(
+                _failure_action(action, FailureAction.AUDIT),
+                tuple(namespaces) if namespaces is not None else None,
+                selector,
+            )
+        )
+    return tuple(out)
 
 
 def _body(validate: dict[str, Any], where: FieldPath) -> Body:
@@ -729,6 +829,8 @@ class PolicySet:
     _by_kind: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _any_kind: tuple[int, ...] = ()
     exceptions: tuple[CelException, ...] = ()  # PolicyExceptions for the CEL policies
+    # kyverno.io PolicyExceptions for ClusterPolicy/Policy rules
+    policy_exceptions: tuple[PolicyException, ...] = ()
 
     @classmethod
     def build(
@@ -736,6 +838,7 @@ class PolicySet:
         policies: Sequence[Policy],
         problems: Sequence[PolicyProblem] = (),
         exceptions: Sequence[CelException] = (),
+        policy_exceptions: Sequence[PolicyException] = (),
     ) -> PolicySet:
         by_kind: dict[str, list[int]] = {}
         any_kind: list[int] = []
@@ -752,11 +855,19 @@ class PolicySet:
             {k: tuple(v) for k, v in by_kind.items()},
             tuple(any_kind),
             tuple(exceptions),
+            tuple(policy_exceptions),
         )
 
     @classmethod
     def from_texts(cls, files: Sequence[tuple[str, str]]) -> PolicySet:
-        return cls.build(*compile_policy_files(files))
+        """Policies, problems and both kinds of PolicyExceptions of (path, text) files."""
+        loaded = [load_policies(path, text) for path, text in files]
+        return cls.build(
+            [p for f in loaded for p in f.policies],
+            [p for f in loaded for p in f.problems],
+            [e for f in loaded for e in f.exceptions],
+            [e for f in loaded for e in f.policy_exceptions],
+        )
 
     @property
     def empty(self) -> bool:
