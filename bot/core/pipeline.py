@@ -331,8 +331,7 @@ def _rego(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
         return []
     policies = state.config.policies
     rego = policies.rego
-    # --policy paths with only YAML are Kyverno's; the rest (a missing path included) are Rego's.
-    extra = tuple(p for p in state.options.policies if _holds_rego(p) or not _holds_yaml(p))
+    extra, _ = _policy_flag_paths(state.options.policies)
     wants_user = bool(rego.paths or extra)
     if not wants_user and not policies.builtin.enabled:
         return []
@@ -375,7 +374,7 @@ def _kyverno(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
         policy_set, problems = kyverno_analyzer.load(state.changeset.trusted, config)
         policy_sets.append(policy_set)
         findings += problems
-    extra = tuple(p for p in state.options.policies if _holds_yaml(p))
+    _, extra = _policy_flag_paths(state.options.policies)
     if extra:
         policy_set, problems = kyverno_analyzer.load(
             LocalPaths(), KyvernoConfig(paths=extra, on_error=config.on_error)
@@ -403,15 +402,21 @@ def _kyverno(state: _Run, loaded: Sequence[LoadedFile]) -> list[Finding]:
     return findings
 
 
-def _holds_rego(path: str) -> bool:
-    return any(name.endswith(".rego") for name in LocalPaths().files_under(path))
-
-
-def _holds_yaml(path: str) -> bool:
-    """A ``--policy`` path with YAML or JSON in it may hold Kyverno policies."""
-    return any(
-        name.lower().endswith((".yaml", ".yml", ".json")) for name in LocalPaths().files_under(path)
-    )
+def _policy_flag_paths(paths: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``--policy`` paths for Rego and for Kyverno: a path with YAML or
+    JSON may hold Kyverno policies; one with ``.rego`` files, or with neither (a missing path
+    included, so that it is reported), is Rego's. A path may be both."""
+    rego: list[str] = []
+    kyverno: list[str] = []
+    for path in paths:
+        names = LocalPaths().files_under(path)
+        has_rego = any(name.endswith(".rego") for name in names)
+        has_yaml = any(name.lower().endswith((".yaml", ".yml", ".json")) for name in names)
+        if has_rego or not has_yaml:
+            rego.append(path)
+        if has_yaml:
+            kyverno.append(path)
+    return tuple(rego), tuple(kyverno)
 
 
 def _text_files(state: _Run) -> list[LoadedFile]:

@@ -25,6 +25,7 @@ from bot.core.pipeline import Report, SchemaBackend
 from bot.engines import kubeconform as kc
 from bot.engines.schema_http import HttpSchemaCache
 from bot.engines.schema_store import LocationSchemas
+from tests.conftest import WIDGET_CRD
 
 Check = Callable[..., Report]
 
@@ -642,29 +643,7 @@ def test_inputs_keep_their_paths_and_get_a_readable_suffix(tmp_path: Path) -> No
 
 
 def test_crds_of_the_checked_files_become_a_schema_location(tmp_path: Path) -> None:
-    crd = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size: {type: integer}
-"""
-    location = kc.write_crd_schemas(tmp_path, [loaded("crd.yaml", crd)], strict=True)
+    location = kc.write_crd_schemas(tmp_path, [loaded("crd.yaml", WIDGET_CRD)], strict=True)
     assert location == (
         f"{tmp_path}/crd-schemas/"
         + "{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
@@ -954,34 +933,12 @@ def test_real_kubeconform_tool_failure_is_an_engine_error(check: Check) -> None:
 
 @needs_binary
 def test_real_kubeconform_validates_tree_crds(check: Check) -> None:
-    crd = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size: {type: integer}
-"""
     widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: big\n"
     report = check(
         {
             ".github/gitops-gate.yml": REAL_CONFIG + "  skip: [CustomResourceDefinition]\n",
             **_schema_files("1.37.0"),
-            "crd.yaml": crd,
+            "crd.yaml": WIDGET_CRD,
             "widget.yaml": widget,
         }
     )

@@ -15,10 +15,8 @@ import aiohttp
 import pytest
 
 from bot.core.changeset import ChangedFile, FileStatus
-from bot.github.auth import InstallationTokens, expiry_seconds
 from bot.github.change import ChangeRef, FetchedChange, read_change
-from bot.github.client import GitHubClient, RetryPolicy
-from tests.github_emulator.fixtures import EmulatorHandle, run_emulator
+from tests.github_emulator.fixtures import EmulatorHandle, app_client, run_emulator
 from tests.github_emulator.state import App, Installation, Repository
 from tests.github_emulator.tarball import build_tarball, top_folder
 from tests.github_emulator.tree import Symlink
@@ -78,23 +76,7 @@ def read(world: World, ref: ChangeRef, changed_files: int | None = None) -> Fetc
 
     async def main() -> FetchedChange:
         async with aiohttp.ClientSession() as session:
-            client: GitHubClient
-
-            async def fetch_token(installation_id: int, _jwt: str) -> tuple[str, float]:
-                data = await client.json(
-                    "POST", f"/app/installations/{installation_id}/access_tokens", as_app=True
-                )
-                return str(data["token"]), expiry_seconds(data["expires_at"])
-
-            tokens = InstallationTokens(world.app.id, world.app.private_key_pem, fetch_token)
-            client = GitHubClient(
-                session,
-                world.em.base_url,
-                tokens=tokens.get,
-                invalidate_token=tokens.invalidate,
-                app_jwt=tokens.app_jwt,
-                policy=RetryPolicy(base_delay=0.01, request_timeout=5.0, deadline=30.0),
-            )
+            client, _ = app_client(session, world.app, world.em.base_url)
             return await read_change(client, ref, changed_files=changed_files)
 
     return asyncio.run(main())

@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.github.auth import InstallationTokens, expiry_seconds
+from bot.github.auth import InstallationTokens
 from bot.github.client import GitHubClient, GitHubError, RetryPolicy, endpoint_template
-from tests.github_emulator.fixtures import EmulatorHandle, run_emulator
+from tests.github_emulator.fixtures import EmulatorHandle, app_client, run_emulator
 from tests.github_emulator.state import App, Installation, Repository
 
 REPO = "octo-org/manifests"
@@ -93,22 +93,11 @@ def run_with_bot(
 
         trace.on_request_end.append(on_end)
         async with aiohttp.ClientSession(trace_configs=[trace]) as session:
-            client: GitHubClient
-
-            async def fetch_token(installation_id: int, _jwt: str) -> tuple[str, float]:
-                data = await client.json(
-                    "POST", f"/app/installations/{installation_id}/access_tokens", as_app=True
-                )
-                return str(data["token"]), expiry_seconds(data["expires_at"])
-
-            tokens = InstallationTokens(world.app.id, world.app.private_key_pem, fetch_token)
             observed: list[tuple[str, str]] = []
-            client = GitHubClient(
+            client, tokens = app_client(
                 session,
+                world.app,
                 world.em.base_url,
-                tokens=tokens.get,
-                invalidate_token=tokens.invalidate,
-                app_jwt=tokens.app_jwt,
                 policy=policy,
                 observe=lambda endpoint, outcome: observed.append((endpoint, outcome)),
                 sleep=fake.sleep,

@@ -16,13 +16,11 @@ import pytest
 
 from bot.core.pipeline import Report
 from bot.github.app import app_engines
-from bot.github.auth import InstallationTokens, expiry_seconds
 from bot.github.change import ChangeRef, FetchedChange, needs_trusted_files, read_change
-from bot.github.client import GitHubClient, RetryPolicy
 from bot.github.handler import AnalysisHandler
 from bot.github.publish import CheckRuns
 from bot.github.store import AsyncStore, Store
-from tests.github_emulator.fixtures import EmulatorHandle, run_emulator
+from tests.github_emulator.fixtures import EmulatorHandle, app_client, run_emulator
 from tests.github_emulator.state import App, Installation, Repository
 from tests.images.signing import ecdsa_signer, sign_legacy
 from tests.registry.plugin import RegistryHandle
@@ -89,23 +87,7 @@ def check(world: World, number: int, workdir: Path | None = None) -> Checked:
 
     async def main() -> Checked:
         async with aiohttp.ClientSession() as session:
-            client: GitHubClient
-
-            async def fetch_token(installation_id: int, _jwt: str) -> tuple[str, float]:
-                data = await client.json(
-                    "POST", f"/app/installations/{installation_id}/access_tokens", as_app=True
-                )
-                return str(data["token"]), expiry_seconds(data["expires_at"])
-
-            tokens = InstallationTokens(world.app.id, world.app.private_key_pem, fetch_token)
-            client = GitHubClient(
-                session,
-                world.em.base_url,
-                tokens=tokens.get,
-                invalidate_token=tokens.invalidate,
-                app_jwt=tokens.app_jwt,
-                policy=RetryPolicy(base_delay=0.01, request_timeout=5.0, deadline=30.0),
-            )
+            client, _ = app_client(session, world.app, world.em.base_url)
             fetched = await read_change(client, ref)
             if workdir is None:
                 return Checked(fetched, None)

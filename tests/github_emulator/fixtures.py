@@ -7,9 +7,14 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+
+from bot.github.auth import InstallationTokens, expiry_seconds
+from bot.github.client import GitHubClient, RetryPolicy
 
 from .server import STOP_KEY, Emulator
 from .state import App, EmulatorState, Installation, Repository
@@ -95,3 +100,30 @@ def github_emulator() -> Iterator[EmulatorHandle]:
     """A fresh emulator per test; ``handle.state`` seeds and inspects it."""
     with run_emulator() as handle:
         yield handle
+
+
+def app_client(
+    session: aiohttp.ClientSession, app: App, base_url: str, **options: Any
+) -> tuple[GitHubClient, InstallationTokens]:
+    """A client wired as ``bot.github.app._client`` wires it (installation tokens fetched
+    through the client itself), and its token cache. ``options`` go to ``GitHubClient``; the
+    retry policy defaults to short test delays."""
+    client: GitHubClient
+
+    async def fetch_token(installation_id: int, _jwt: str) -> tuple[str, float]:
+        data = await client.json(
+            "POST", f"/app/installations/{installation_id}/access_tokens", as_app=True
+        )
+        return str(data["token"]), expiry_seconds(data["expires_at"])
+
+    tokens = InstallationTokens(app.id, app.private_key_pem, fetch_token)
+    options.setdefault("policy", RetryPolicy(base_delay=0.01, request_timeout=5.0, deadline=30.0))
+    client = GitHubClient(
+        session,
+        base_url,
+        tokens=tokens.get,
+        invalidate_token=tokens.invalidate,
+        app_jwt=tokens.app_jwt,
+        **options,
+    )
+    return client, tokens

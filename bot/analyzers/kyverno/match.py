@@ -14,7 +14,7 @@ and ``exclude`` filters that name them never exclude.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -156,18 +156,7 @@ class ResourceFilter:
         return not (self.subjects or self.roles or self.cluster_roles)
 
     def without_user_info(self) -> ResourceFilter:
-        return ResourceFilter(
-            kinds=self.kinds,
-            has_kinds=self.has_kinds,
-            name=self.name,
-            names=self.names,
-            namespaces=self.namespaces,
-            annotations=self.annotations,
-            selector=self.selector,
-            namespace_selector=self.namespace_selector,
-            operations=self.operations,
-            description_empty=self.description_empty,
-        )
+        return replace(self, subjects=(), roles=(), cluster_roles=())
 
 
 @dataclass(frozen=True, slots=True)
